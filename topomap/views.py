@@ -1,0 +1,142 @@
+"""Views: the finest graph seen at one level (process ... host), by one projection function.
+
+:func:`project` maps every node of the finest graph to its group at the chosen view and sums the
+edges between groups in a single pass over the edges, with dicts keyed by group. (Do not reach
+for ``networkx.quotient_graph``: it grows with groups x edges, 72 s at 10k nodes here.)
+
+Rules, for a node finer than the view: walk up its ancestry (``ANCESTRY[view]``) and take the
+first ancestor it has; a host process without container goes to its host, a bare pod with no
+workload stays a pod. A node already at or above the view's level stays itself. External
+endpoints stay individual at every view. At the ``namespace`` view services fold into their
+namespace. Edges of the ``process`` view are keyed ``<protocol>/<port>``; at coarser views the
+ports between two groups are summarised into one edge per protocol with a ``ports`` list.
+
+Pure: graph in, graph out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import networkx as nx
+
+from topomap import ids
+from topomap.model import NodeId
+
+VIEWS: Final = ("process", "container", "pod", "workload", "service", "namespace", "host")
+
+#: How fine each view is; a node whose kind ranks at or above the view stays itself.
+_RANK: Final = {
+    "process": 0,
+    "container": 1,
+    "pod": 2,
+    "workload": 3,
+    "service": 3,
+    "namespace": 4,
+    "host": 5,
+}
+#: Ancestors to try, in order, for a process, container or pod finer than the view.
+ANCESTRY: Final[dict[str, tuple[str, ...]]] = {
+    "process": (),
+    "container": ("container", "host"),
+    "pod": ("pod", "host"),
+    "workload": ("workload", "pod", "host"),
+    "service": ("services", "workload", "pod", "host"),
+    "namespace": ("namespace", "host"),
+    "host": ("host",),
+}
+
+
+def group_of(node: NodeId, attrs: dict[str, Any], view: str) -> NodeId:
+    """The node that stands for ``node`` at ``view``."""
+    kind = attrs["kind"]
+    if kind in ("process", "container", "pod"):
+        if _RANK[kind] >= _RANK[view]:
+            return node
+        for key in ANCESTRY[view]:
+            value = attrs.get(key)
+            if not value:
+                continue
+            if key == "namespace":  # a plain name on the node, not an id
+                return ids.namespace(value)
+            return NodeId(value[0] if isinstance(value, list) else value)
+        return node
+    if kind == "service" and view == "namespace":
+        return ids.namespace(attrs["namespace"])
+    return node
+
+
+def _node_attrs(graph: nx.MultiDiGraph, node: NodeId) -> dict[str, Any]:
+    if node in graph:
+        return dict(graph.nodes[node])
+    groups: dict[NodeId, dict[str, Any]] = graph.graph.get("groups", {})
+    if node in groups:
+        return dict(groups[node])
+    kind = ids.kind_of(node)
+    return {"kind": kind, "label": node.partition(":")[2]}
+
+
+def project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
+    """The graph at ``view``: grouped nodes and summed edges.
+
+    Parameters
+    ----------
+    graph
+        The finest graph, from :func:`topomap.graph.build_graph`.
+    view
+        One of :data:`VIEWS`.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        A new graph. ``graph.graph`` carries ``view``, ``window``, ``scope`` and ``coverage``;
+        group nodes (workloads, namespaces) take their attributes from ``graph.graph["groups"]``.
+        Edge attributes: ``protocol``, ``port`` (the server port, or ``None`` when ``ports``
+        holds several), ``ports``, ``connections``, ``packets``, ``bytes``, ``counted``,
+        ``first_seen``, ``last_seen``, ``observed_by``, ``services``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown view name.
+    """
+    if view not in _RANK:
+        raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+    mapping = {node: group_of(node, attrs, view) for node, attrs in graph.nodes(data=True)}
+    result = nx.MultiDiGraph()
+    result.graph.update({k: v for k, v in graph.graph.items() if k != "groups"})
+    result.graph["view"] = view
+    groups = sorted(set(mapping.values()))
+    result.add_nodes_from((g, _node_attrs(graph, g)) for g in groups)
+    if view in ("workload", "namespace"):  # idle workloads and namespaces belong on the map too
+        result.add_nodes_from(
+            (g, dict(a)) for g, a in graph.graph.get("groups", {}).items() if a["kind"] == view
+        )
+    summed: dict[tuple[NodeId, NodeId, str], dict[str, Any]] = {}
+    fine = view == "process"
+    for u, v, key, attrs in graph.edges(keys=True, data=True):
+        gkey = key if fine else attrs["protocol"]
+        target = summed.get((mapping[u], mapping[v], gkey))
+        if target is None:
+            summed[(mapping[u], mapping[v], gkey)] = {
+                **attrs,
+                "ports": list(attrs["ports"]),
+                "observed_by": set(attrs["observed_by"]),
+                "services": set(attrs["services"]),
+            }
+            continue
+        for counter in ("connections", "packets", "bytes", "counted"):
+            target[counter] += attrs[counter]
+        target["ports"].extend(attrs["ports"])
+        target["first_seen"] = min(target["first_seen"], attrs["first_seen"])
+        target["last_seen"] = max(target["last_seen"], attrs["last_seen"])
+        target["observed_by"].update(attrs["observed_by"])
+        target["services"].update(attrs["services"])
+    for (u, v, key), attrs in summed.items():
+        ports = sorted(set(attrs["ports"]))
+        attrs["ports"] = ports
+        attrs["port"] = ports[0] if len(ports) == 1 else None
+        attrs["observed_by"] = sorted(attrs["observed_by"])
+        attrs["services"] = sorted(attrs["services"])
+        result.add_edge(u, v, key, **attrs)
+    return result
