@@ -61,9 +61,13 @@ def graph_document(
         "scope": meta.get("scope"),
         "inputs": sorted(
             (
-                {"path": Path(i.path).as_posix(), "sha256": i.sha256,
-                 "snapshot_id": i.snapshot.snapshot_id, "observer": i.snapshot.observer,
-                 "source": i.snapshot.source}
+                {
+                    "path": Path(i.path).as_posix(),
+                    "sha256": i.sha256,
+                    "snapshot_id": i.snapshot.snapshot_id,
+                    "observer": i.snapshot.observer,
+                    "source": i.snapshot.source,
+                }
                 for i in inputs
             ),
             key=lambda item: (item["path"], item["sha256"]),

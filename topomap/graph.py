@@ -133,9 +133,19 @@ def _index_snapshot(inv: _Inventory, snap: model.Snapshot) -> None:
     for h in snap.hosts:
         node = ids.host(h.name)
         ips = sorted({zones.canonical_ip(ip) for ip in h.ips})
-        _add(inv.nodes, node, {"kind": "host", "label": h.name, "name": h.name, "ips": ips,
-                               "labels": dict(h.labels), "pod_cidrs": sorted(h.pod_cidrs),
-                               "host": node})
+        _add(
+            inv.nodes,
+            node,
+            {
+                "kind": "host",
+                "label": h.name,
+                "name": h.name,
+                "ips": ips,
+                "labels": dict(h.labels),
+                "pod_cidrs": sorted(h.pod_cidrs),
+                "host": node,
+            },
+        )
         if h.machine_id:
             inv.nodes[node]["machine_id"] = h.machine_id
         for ip in ips:
@@ -143,37 +153,73 @@ def _index_snapshot(inv: _Inventory, snap: model.Snapshot) -> None:
         for cidr in h.pod_cidrs:
             inv.zone_extra.append((cidr, zones.Zone.CLUSTER_POD))
     for ns in snap.namespaces:
-        _add(inv.groups, ids.namespace(ns.name),
-             {"kind": "namespace", "label": ns.name, "name": ns.name, "labels": dict(ns.labels)})
+        _add(
+            inv.groups,
+            ids.namespace(ns.name),
+            {"kind": "namespace", "label": ns.name, "name": ns.name, "labels": dict(ns.labels)},
+        )
     for w in snap.workloads:
-        _add(inv.groups, ids.workload(w.namespace, w.kind, w.name),
-             {"kind": "workload", "label": w.name, "name": w.name, "namespace": w.namespace,
-              "workload_kind": w.kind, "labels": dict(w.labels), "selector": dict(w.selector)})
+        _add(
+            inv.groups,
+            ids.workload(w.namespace, w.kind, w.name),
+            {
+                "kind": "workload",
+                "label": w.name,
+                "name": w.name,
+                "namespace": w.namespace,
+                "workload_kind": w.kind,
+                "labels": dict(w.labels),
+                "selector": dict(w.selector),
+            },
+        )
     for p in snap.pods:
         _index_pod(inv, p)
     for s in snap.services:
         _index_service(inv, s)
     for c in snap.containers:
         node = ids.container(c.id)
-        attrs: dict[str, Any] = {"kind": "container", "label": c.name or c.id[:12], "container_id": c.id,
-                                 "runtime": c.runtime, "name": c.name, "image": c.image,
-                                 "host": ids.host(c.host), "pod_uid": c.pod_uid}
+        attrs: dict[str, Any] = {
+            "kind": "container",
+            "label": c.name or c.id[:12],
+            "container_id": c.id,
+            "runtime": c.runtime,
+            "name": c.name,
+            "image": c.image,
+            "host": ids.host(c.host),
+            "pod_uid": c.pod_uid,
+        }
         _add(inv.nodes, node, attrs)
-        _add(inv.nodes, ids.host(c.host), {"kind": "host", "label": c.host, "name": c.host,
-                                            "host": ids.host(c.host)})
+        _add(
+            inv.nodes,
+            ids.host(c.host),
+            {"kind": "host", "label": c.host, "name": c.host, "host": ids.host(c.host)},
+        )
     for proc in snap.processes:
         node = ids.process(proc.host, proc.pid, proc.start_ticks)
-        _add(inv.nodes, node, {
-            "kind": "process", "label": f"{proc.comm or '?'} ({proc.pid})", "pid": proc.pid,
-            "start_ticks": proc.start_ticks,
-            "start_time": format_time(proc.start_time) if proc.start_time else None,
-            "ppid": proc.ppid, "comm": proc.comm, "exe": proc.exe,
-            "cmdline": list(proc.cmdline), "uid": proc.uid, "host": ids.host(proc.host),
-            "container": ids.container(proc.container_id) if proc.container_id else None,
-            "netns": proc.netns,
-        })
-        _add(inv.nodes, ids.host(proc.host), {"kind": "host", "label": proc.host,
-                                               "name": proc.host, "host": ids.host(proc.host)})
+        _add(
+            inv.nodes,
+            node,
+            {
+                "kind": "process",
+                "label": f"{proc.comm or '?'} ({proc.pid})",
+                "pid": proc.pid,
+                "start_ticks": proc.start_ticks,
+                "start_time": format_time(proc.start_time) if proc.start_time else None,
+                "ppid": proc.ppid,
+                "comm": proc.comm,
+                "exe": proc.exe,
+                "cmdline": list(proc.cmdline),
+                "uid": proc.uid,
+                "host": ids.host(proc.host),
+                "container": ids.container(proc.container_id) if proc.container_id else None,
+                "netns": proc.netns,
+            },
+        )
+        _add(
+            inv.nodes,
+            ids.host(proc.host),
+            {"kind": "host", "label": proc.host, "name": proc.host, "host": ids.host(proc.host)},
+        )
     for d in snap.dns:
         names = {d.name.rstrip(".").lower()}
         for ip in d.addresses:
@@ -184,20 +230,46 @@ def _index_pod(inv: _Inventory, p: model.Pod) -> None:
     node = ids.pod(p.namespace, p.name)
     workload = ids.workload(p.namespace, p.workload.kind, p.workload.name) if p.workload else None
     ips = sorted({zones.canonical_ip(ip) for ip in p.ips})
-    _add(inv.nodes, node, {
-        "kind": "pod", "label": p.name, "name": p.name, "namespace": p.namespace, "uid": p.uid,
-        "ips": ips, "labels": dict(p.labels), "host_network": p.host_network, "phase": p.phase,
-        "host": ids.host(p.node) if p.node else None, "workload": workload,
-    })
-    _add(inv.groups, ids.namespace(p.namespace),
-         {"kind": "namespace", "label": p.namespace, "name": p.namespace})
+    _add(
+        inv.nodes,
+        node,
+        {
+            "kind": "pod",
+            "label": p.name,
+            "name": p.name,
+            "namespace": p.namespace,
+            "uid": p.uid,
+            "ips": ips,
+            "labels": dict(p.labels),
+            "host_network": p.host_network,
+            "phase": p.phase,
+            "host": ids.host(p.node) if p.node else None,
+            "workload": workload,
+        },
+    )
+    _add(
+        inv.groups,
+        ids.namespace(p.namespace),
+        {"kind": "namespace", "label": p.namespace, "name": p.namespace},
+    )
     if workload is not None and p.workload is not None:
-        _add(inv.groups, workload, {"kind": "workload", "label": p.workload.name,
-                                    "name": p.workload.name, "namespace": p.namespace,
-                                    "workload_kind": p.workload.kind})
+        _add(
+            inv.groups,
+            workload,
+            {
+                "kind": "workload",
+                "label": p.workload.name,
+                "name": p.workload.name,
+                "namespace": p.namespace,
+                "workload_kind": p.workload.kind,
+            },
+        )
     if p.node:
-        _add(inv.nodes, ids.host(p.node), {"kind": "host", "label": p.node, "name": p.node,
-                                            "host": ids.host(p.node)})
+        _add(
+            inv.nodes,
+            ids.host(p.node),
+            {"kind": "host", "label": p.node, "name": p.node, "host": ids.host(p.node)},
+        )
     if p.uid:
         inv.pod_by_uid[p.uid] = node
     if not p.host_network:
@@ -205,26 +277,49 @@ def _index_pod(inv: _Inventory, p: model.Pod) -> None:
             inv.pod_by_ip[ip] = node
     for c in p.containers:
         if c.container_id:
-            _add(inv.nodes, ids.container(c.container_id), {
-                "kind": "container", "label": c.name, "container_id": c.container_id, "name": c.name,
-                "image": c.image, "pod_uid": p.uid,
-                "host": ids.host(p.node) if p.node else None, "pod": node,
-            })
+            _add(
+                inv.nodes,
+                ids.container(c.container_id),
+                {
+                    "kind": "container",
+                    "label": c.name,
+                    "container_id": c.container_id,
+                    "name": c.name,
+                    "image": c.image,
+                    "pod_uid": p.uid,
+                    "host": ids.host(p.node) if p.node else None,
+                    "pod": node,
+                },
+            )
 
 
 def _index_service(inv: _Inventory, s: model.Service) -> None:
     node = ids.service(s.namespace, s.name)
-    ports = [f"{p.port}/{p.protocol}" + (f"->{p.target_port}" if p.target_port else "")
-             for p in s.ports]
-    _add(inv.nodes, node, {
-        "kind": "service", "label": s.name, "name": s.name, "namespace": s.namespace,
-        "service_type": s.type, "cluster_ips": sorted(zones.canonical_ip(i) for i in s.cluster_ips),
-        "ports": sorted(ports), "selector": dict(s.selector),
-        "node_ports": sorted(p.node_port for p in s.ports if p.node_port),
-        "external_ips": sorted(s.external_ips), "load_balancer_ips": sorted(s.load_balancer_ips),
-    })
-    _add(inv.groups, ids.namespace(s.namespace),
-         {"kind": "namespace", "label": s.namespace, "name": s.namespace})
+    ports = [
+        f"{p.port}/{p.protocol}" + (f"->{p.target_port}" if p.target_port else "") for p in s.ports
+    ]
+    _add(
+        inv.nodes,
+        node,
+        {
+            "kind": "service",
+            "label": s.name,
+            "name": s.name,
+            "namespace": s.namespace,
+            "service_type": s.type,
+            "cluster_ips": sorted(zones.canonical_ip(i) for i in s.cluster_ips),
+            "ports": sorted(ports),
+            "selector": dict(s.selector),
+            "node_ports": sorted(p.node_port for p in s.ports if p.node_port),
+            "external_ips": sorted(s.external_ips),
+            "load_balancer_ips": sorted(s.load_balancer_ips),
+        },
+    )
+    _add(
+        inv.groups,
+        ids.namespace(s.namespace),
+        {"kind": "namespace", "label": s.namespace, "name": s.namespace},
+    )
     for ip in s.cluster_ips:
         inv.service_by_ip[zones.canonical_ip(ip)] = node
 
@@ -232,19 +327,23 @@ def _index_service(inv: _Inventory, s: model.Service) -> None:
 def _link_ancestry(inv: _Inventory) -> None:
     """Fill ``parent`` and the ancestry attributes once every snapshot is indexed."""
     nodes = inv.nodes
-    backends: dict[NodeId, set[NodeId]] = defaultdict(set)
-    services = [(n, a) for n, a in nodes.items() if a["kind"] == "service"]
     pods = [(n, a) for n, a in nodes.items() if a["kind"] == "pod"]
-    for svc, attrs in services:
-        selector = attrs.get("selector") or {}
+    # Selector matching through an index of (namespace, label, value) -> pods: one set
+    # intersection per service instead of services x pods label comparisons.
+    by_label: dict[tuple[str, str, str], set[NodeId]] = defaultdict(set)
+    for pod, attrs in pods:
+        for label, value in (attrs.get("labels") or {}).items():
+            by_label[(attrs["namespace"], label, value)].add(pod)
+    backends: dict[NodeId, set[NodeId]] = defaultdict(set)
+    for svc, attrs in nodes.items():
+        selector = attrs.get("selector") if attrs["kind"] == "service" else None
         if not selector:
             continue
-        for pod, pattrs in pods:
-            labels = pattrs.get("labels") or {}
-            if pattrs["namespace"] == attrs["namespace"] and all(
-                labels.get(k) == v for k, v in selector.items()
-            ):
-                backends[pod].add(svc)
+        matched = set.intersection(
+            *(by_label.get((attrs["namespace"], k, v), set()) for k, v in selector.items())
+        )
+        for pod in matched:
+            backends[pod].add(svc)
     for pod, attrs in pods:
         attrs["parent"] = attrs.get("host")
         attrs["pod"] = pod
@@ -252,18 +351,23 @@ def _link_ancestry(inv: _Inventory) -> None:
     for node, attrs in nodes.items():
         if attrs["kind"] != "container":
             continue
-        pod = attrs.get("pod") or inv.pod_by_uid.get(attrs.get("pod_uid") or "")
+        owner = attrs.get("pod") or inv.pod_by_uid.get(attrs.get("pod_uid") or "")
         attrs["container"] = node
-        _inherit(attrs, nodes.get(pod) if pod else None)
-        attrs["parent"] = pod or attrs.get("host")
-    for node, attrs in nodes.items():
+        _inherit(attrs, nodes.get(owner) if owner else None)
+        attrs["parent"] = owner or attrs.get("host")
+    for attrs in list(nodes.values()):  # may add containers known only from a process
         if attrs["kind"] != "process":
             continue
         container = attrs.get("container")
         if container and container not in nodes:
-            nodes[container] = {"kind": "container", "label": container[10:22],
-                                "container_id": container[10:], "host": attrs["host"],
-                                "container": container, "parent": attrs["host"]}
+            nodes[container] = {
+                "kind": "container",
+                "label": container[10:22],
+                "container_id": container[10:],
+                "host": attrs["host"],
+                "container": container,
+                "parent": attrs["host"],
+            }
         cattrs = nodes.get(container) if container else None
         _inherit(attrs, cattrs)
         if cattrs is not None:
@@ -296,7 +400,7 @@ def _index_listeners(inv: _Inventory, snapshots: Iterable[model.Snapshot]) -> No
             pod = attrs.get("pod")
             pod_attrs = inv.nodes.get(pod) if pod else None
             in_host_netns = pod_attrs is None or pod_attrs.get("host_network")
-            scope = attrs["host"] if in_host_netns else pod
+            scope: NodeId = attrs["host"] if in_host_netns or pod is None else pod
             if ip in ("0.0.0.0", "::"):
                 inv.listener_in.setdefault((scope, lst.protocol, lst.port), proc)
             elif zones.classify(ip) is zones.Zone.LOOPBACK:
@@ -378,8 +482,16 @@ class _Builder:
         observer = f"{conn.observed_by}@{host}"
         nat = server != dialled
         if flow is None:
-            flow = _Flow(proto, client, server, dialled if nat else None, conn.first_seen,
-                         conn.last_seen, counters, {observer})
+            flow = _Flow(
+                proto,
+                client,
+                server,
+                dialled if nat else None,
+                conn.first_seen,
+                conn.last_seen,
+                counters,
+                {observer},
+            )
         else:
             flow.absorb(conn.first_seen, conn.last_seen, counters, {observer})
             if nat and flow.dialled is None:  # this view saw the NAT: it knows the backend
@@ -416,8 +528,14 @@ class _Builder:
         node = ids.process(*proc)
         if node not in self.inv.nodes:
             host = ids.host(proc[0])
-            self.inv.nodes[node] = {"kind": "process", "label": f"? ({proc[1]})", "pid": proc[1],
-                                    "start_ticks": proc[2], "host": host, "parent": host}
+            self.inv.nodes[node] = {
+                "kind": "process",
+                "label": f"? ({proc[1]})",
+                "pid": proc[1],
+                "start_ticks": proc[2],
+                "host": host,
+                "parent": host,
+            }
         return node
 
     def resolve(self, end: Endpoint, protocol: str, role: str, flow: _Flow) -> NodeId:
@@ -430,8 +548,9 @@ class _Builder:
             host_name, _, netns = ip.partition("@")[2].partition("/")
             scope = inv.netns_owner.get((host_name, netns)) or ids.host(host_name)
             if role == "server" and port is not None:
-                found = inv.listener_in.get((NodeId(f"{scope}#lo"), protocol, port)) or \
-                    inv.listener_in.get((scope, protocol, port))
+                found = inv.listener_in.get(
+                    (NodeId(f"{scope}#lo"), protocol, port)
+                ) or inv.listener_in.get((scope, protocol, port))
                 if found:
                     return found
             return scope
@@ -455,8 +574,13 @@ class _Builder:
         node = ids.external(ip)
         if node not in inv.nodes:
             names = sorted(inv.dns_names.get(ip, ()))
-            inv.nodes[node] = {"kind": "external", "label": names[0] if names else ip, "ip": ip,
-                               "zone": self.zone_table.classify(ip).value, "dns_names": names}
+            inv.nodes[node] = {
+                "kind": "external",
+                "label": names[0] if names else ip,
+                "ip": ip,
+                "zone": self.zone_table.classify(ip).value,
+                "dns_names": names,
+            }
         return node
 
     def build(self) -> nx.MultiDiGraph:
@@ -478,10 +602,17 @@ class _Builder:
             edge = edges.get((u, v, key))
             if edge is None:
                 edge = edges[(u, v, key)] = {
-                    "protocol": flow.protocol, "port": port,
-                    "ports": [] if port is None else [port], "connections": 0, "packets": 0,
-                    "bytes": 0, "counted": 0, "first_seen": first, "last_seen": last,
-                    "observed_by": set(), "services": set(),
+                    "protocol": flow.protocol,
+                    "port": port,
+                    "ports": [] if port is None else [port],
+                    "connections": 0,
+                    "packets": 0,
+                    "bytes": 0,
+                    "counted": 0,
+                    "first_seen": first,
+                    "last_seen": last,
+                    "observed_by": set(),
+                    "services": set(),
                 }
             edge["connections"] += 1
             if known:
@@ -500,8 +631,16 @@ class _Builder:
         graph.graph.update(self.metadata())
         graph.add_nodes_from(self.inv.nodes.items())
         graph.add_edges_from(
-            (u, v, key, {**attrs, "observed_by": sorted(attrs["observed_by"]),
-                         "services": sorted(attrs["services"])})
+            (
+                u,
+                v,
+                key,
+                {
+                    **attrs,
+                    "observed_by": sorted(attrs["observed_by"]),
+                    "services": sorted(attrs["services"]),
+                },
+            )
             for (u, v, key), attrs in edges.items()
         )
         return graph
@@ -511,17 +650,26 @@ class _Builder:
         ends = [s.window.end for s in self.snapshots]
         coverage = sorted(
             (
-                {"observer": s.observer, "collector": run.name, "version": run.version,
-                 "status": run.status, "reason": run.reason, "warnings": list(run.warnings),
-                 "skipped": dict(sorted(run.skipped.items()))}
-                for s in self.snapshots for run in s.collectors
+                {
+                    "observer": s.observer,
+                    "collector": run.name,
+                    "version": run.version,
+                    "status": run.status,
+                    "reason": run.reason,
+                    "warnings": list(run.warnings),
+                    "skipped": dict(sorted(run.skipped.items())),
+                }
+                for s in self.snapshots
+                for run in s.collectors
             ),
             key=lambda item: (item["observer"], item["collector"]),
         )
         return {
             "view": "process",
-            "window": {"start": format_time(min(starts)) if starts else None,
-                       "end": format_time(max(ends)) if ends else None},
+            "window": {
+                "start": format_time(min(starts)) if starts else None,
+                "end": format_time(max(ends)) if ends else None,
+            },
             "scope": {
                 "observers": sorted({s.observer for s in self.snapshots}),
                 "sources": sorted({s.source for s in self.snapshots}),

@@ -332,7 +332,7 @@ class Connection:
     original: FlowTuple
     """The tuple of the first packet."""
     reply: FlowTuple | None = None
-    """The tuple of the answer, when known; reveals DNAT (``reply.src``) and SNAT (``reply.dst``)."""
+    """The tuple of the answer, when known: ``reply.src`` reveals DNAT, ``reply.dst`` SNAT."""
     initiator: Initiator = "src"
     """Which end of ``original`` opened the connection; ``unknown`` when the source cannot tell."""
     state: str | None = None

@@ -100,8 +100,7 @@ def migrate(document: dict[str, Any], *, origin: str) -> dict[str, Any]:
         document = step(document)
         if document.get("schema_version") != version + 1:
             raise SchemaVersionError(
-                f"{origin}: migration from version {version} did not produce version "
-                f"{version + 1}"
+                f"{origin}: migration from version {version} did not produce version {version + 1}"
             )
         version += 1
     return document

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import re
 import textwrap
 import types
 import typing
@@ -80,9 +81,20 @@ def _decode_bool(value: Any) -> bool:
     return value
 
 
+#: RFC 3339 date-time, the only time spelling accepted (ISO 8601 allows many more).
+RFC3339 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+_rfc3339 = re.compile(RFC3339).match
+
+
 def _decode_datetime(value: Any) -> datetime:
     if type(value) is not str:
         raise DecodeError(f"expected RFC 3339 time string, found {_type_name(value)}")
+    if not _rfc3339(value):
+        if _rfc3339(value + "Z"):
+            raise DecodeError(f"time {_describe(value)} has no UTC offset; append 'Z'")
+        raise DecodeError(
+            f"expected RFC 3339 time like 2026-11-28T10:00:00Z, found {_describe(value)}"
+        )
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -252,7 +264,7 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     if tp in simple:
         return {"type": simple[tp]}
     if tp is datetime:
-        return {"type": "string", "format": "date-time"}
+        return {"type": "string", "format": "date-time", "pattern": RFC3339}
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if tp.__name__ not in defs:
             defs[tp.__name__] = {}  # placeholder for recursion
