@@ -152,3 +152,12 @@ def test_validate_snapshot(snap_file: Path) -> None:
     result = topomap("validate", str(snap_file))
     assert result.returncode == 0
     assert "ok: snapshot node-a-0 (host, node-a), 1 connections" in result.stdout
+
+
+def test_every_command_is_documented() -> None:
+    from topomap.cli import cli
+
+    documented = (REPO / "docs" / "cli.md").read_text()
+    for name in cli.commands:
+        assert f"## `topomap {name}" in documented, f"docs/cli.md lacks `topomap {name}`"
+        assert f"### `topomap {name}" in (REPO / "README.md").read_text(), name

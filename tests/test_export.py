@@ -77,3 +77,16 @@ def test_not_a_graph_file(tmp_path: Path) -> None:
     path.write_bytes(b"[1, 2]")
     with pytest.raises(InputError, match="not a topomap graph JSON"):
         export.load_graph_json(path)
+
+
+def test_digest_recipe_in_the_docs_matches() -> None:
+    """docs/graph-json.md tells auditors how to recompute the digest with the stdlib."""
+    import hashlib
+    import json
+
+    g = views.project(shop(), "process")
+    g.nodes["pod:shop/web-1"]["labels"] = {"owner": "Zoë / ops", "note": 'quote " and \\'}
+    document = json.loads(export.dumps_graph_json(g))
+    recorded = document.pop("topomap")["content_sha256"]
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(canonical.encode()).hexdigest() == recorded
