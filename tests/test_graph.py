@@ -418,3 +418,27 @@ def test_process_in_an_unlisted_container_gets_a_container_node() -> None:
     assert g.nodes[f"container:{cid}"]["parent"] == "host:node-a"
     assert g.nodes["process:node-a/8@2"]["parent"] == f"container:{cid}"
     assert g.nodes["process:node-a/1@1"]["parent"] == "host:node-a"
+
+
+def test_nodeport_external_ip_and_load_balancer_are_recorded_as_the_service() -> None:
+    front = model.Service(
+        namespace="shop",
+        name="front-ext",
+        type="LoadBalancer",
+        cluster_ips=("10.96.0.80",),
+        ports=(model.ServicePort(port=80, target_port=8080, node_port=30080),),
+        external_ips=("192.0.2.10",),
+        load_balancer_ips=("203.0.113.9", "lb.example.com"),
+        selector={"app": "web"},
+    )
+    c = dataclasses.replace(cluster(), services=(*cluster().services, front))
+    reply = (WEB, 8080, "10.0.1.10", 61000)
+    seen = [
+        f.conn("198.51.100.23", 50000, "10.0.1.10", 30080, reply=reply),
+        f.conn("198.51.100.23", 50001, "192.0.2.10", 80, reply=(WEB, 8080, "10.0.1.10", 61001)),
+        f.conn("198.51.100.23", 50002, "203.0.113.9", 80, reply=(WEB, 8080, "10.0.1.10", 61002)),
+        f.conn("198.51.100.23", 50003, "10.0.1.10", 31999, reply=(WEB, 8080, "10.0.1.10", 61003)),
+    ]
+    u, v, _, attrs = only_edge(graph.build_graph([c, f.snapshot("node-a", connections=seen)]))
+    assert (u, v, attrs["connections"]) == ("external:198.51.100.23", "pod:shop/web-1", 4)
+    assert attrs["services"] == ["10.0.1.10:31999", "service:shop/front-ext"]

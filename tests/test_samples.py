@@ -197,13 +197,18 @@ def test_clusterip_connections_end_at_backend_processes(finest: nx.MultiDiGraph)
 
 
 def test_procnet_ties_client_connections_to_processes(finest: nx.MultiDiGraph) -> None:
-    """Clients of ClusterIP calls are processes where procnet saw the socket, else pods."""
+    """Clients of ClusterIP calls are processes where procnet saw the socket, else pods; the
+    outside client reaching the LoadBalancer's NodePort is recorded with that Service."""
     clients = {
         finest.nodes[u]["kind"]
         for u, _, d in finest.edges(data=True)
         if any(s.startswith("service:") for s in d["services"])
     }
-    assert clients == {"pod", "process"}
+    assert clients == {"pod", "process", "external"}
+    outside = [
+        d["services"] for u, _, d in finest.edges(data=True) if u == "external:198.51.100.23"
+    ]
+    assert outside and all(s == ["service:shop/frontend-external"] for s in outside)
 
 
 @pytest.mark.parametrize(

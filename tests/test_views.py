@@ -12,6 +12,10 @@ CID_CART, CID_SIDECAR, CID_WEB = "c1" * 32, "c2" * 32, "c3" * 32
 
 
 def shop() -> nx.MultiDiGraph:
+    return graph.build_graph(shop_snapshots())
+
+
+def shop_snapshots() -> list[model.Snapshot]:
     """web-1, web-2 (Deployment web, node-a) call cart-1 (node-b) on 7070 and 9090; cart has
     two containers with one process each; web-2 also calls an external API; a host process
     on node-a calls the kubelet of node-b."""
@@ -128,7 +132,7 @@ def shop() -> nx.MultiDiGraph:
             ),
         ],
     )
-    return graph.build_graph([cluster, node_a, node_b])
+    return [cluster, node_a, node_b]
 
 
 def edges(g: nx.MultiDiGraph) -> dict[tuple[str, str, str], dict[str, object]]:
@@ -219,3 +223,14 @@ def test_every_view_conserves_connections_packets_and_bytes(view: str) -> None:
 def test_unknown_view() -> None:
     with pytest.raises(ValueError, match="unknown view 'rack'"):
         views.project(shop(), "rack")
+
+
+def test_host_view_keeps_only_services_that_are_endpoints() -> None:
+    assert not any(
+        a["kind"] == "service" for _, a in views.project(shop(), "host").nodes(data=True)
+    )
+    unresolved = f.snapshot("node-a", connections=[f.conn("10.0.1.10", 1, "10.96.0.30", 80)])
+    h = views.project(graph.build_graph([*shop_snapshots(), unresolved]), "host")
+    services = [n for n, a in h.nodes(data=True) if a["kind"] == "service"]
+    assert services == ["service:shop/web"]
+    assert h.has_edge("host:node-a", "service:shop/web")

@@ -95,6 +95,8 @@ class _Inventory:
     pod_by_uid: dict[str, NodeId] = field(default_factory=dict)
     host_by_ip: dict[str, NodeId] = field(default_factory=dict)
     service_by_ip: dict[str, NodeId] = field(default_factory=dict)
+    # (address or "*" for every node address, protocol, port) -> Service exposing it there
+    service_by_exposure: dict[tuple[str, str, int], NodeId] = field(default_factory=dict)
     listener_exact: dict[tuple[str, str, int], NodeId] = field(default_factory=dict)
     listener_in: dict[tuple[NodeId, str, int], NodeId] = field(default_factory=dict)
     netns_owner: dict[tuple[str, str], NodeId] = field(default_factory=dict)
@@ -322,6 +324,15 @@ def _index_service(inv: _Inventory, s: model.Service) -> None:
     )
     for ip in s.cluster_ips:
         inv.service_by_ip[zones.canonical_ip(ip)] = node
+    for port in s.ports:
+        if port.node_port:
+            inv.service_by_exposure[("*", port.protocol, port.node_port)] = node
+        for address in (*s.external_ips, *s.load_balancer_ips):
+            try:
+                ip = zones.canonical_ip(address)
+            except ValueError:  # a load balancer host name, not an address
+                continue
+            inv.service_by_exposure[(ip, port.protocol, port.port)] = node
 
 
 def _link_ancestry(inv: _Inventory) -> None:
@@ -522,6 +533,16 @@ class _Builder:
             self.flows[key] = a
         return a
 
+    def service_dialled(self, protocol: str, ip: str, port: int | None) -> str:
+        """The Service behind a DNATed address: ClusterIP, externalIP, LB ingress or NodePort."""
+        inv = self.inv
+        found = inv.service_by_ip.get(ip)
+        if found is None and port is not None:
+            found = inv.service_by_exposure.get((ip, protocol, port)) or (
+                inv.service_by_exposure.get(("*", protocol, port))
+            )
+        return found or f"{ip}:{port}"
+
     # --- endpoint resolution -------------------------------------------------------------
 
     def ensure_process(self, proc: ProcKey) -> NodeId:
@@ -625,8 +646,7 @@ class _Builder:
                 edge["last_seen"] = last
             edge["observed_by"].update(flow.observers)
             if flow.dialled is not None:
-                service = self.inv.service_by_ip.get(flow.dialled[0])
-                edge["services"].add(service or f"{flow.dialled[0]}:{flow.dialled[1]}")
+                edge["services"].add(self.service_dialled(flow.protocol, *flow.dialled))
         graph = nx.MultiDiGraph()
         graph.graph.update(self.metadata())
         graph.add_nodes_from(self.inv.nodes.items())

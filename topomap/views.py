@@ -132,6 +132,11 @@ def project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
         target["last_seen"] = max(target["last_seen"], attrs["last_seen"])
         target["observed_by"].update(attrs["observed_by"])
         target["services"].update(attrs["services"])
+    if view == "host":  # services are not hosts: keep only those that are endpoints
+        ends = {u for u, _, _ in summed} | {v for _, v, _ in summed}
+        result.remove_nodes_from(
+            [n for n, a in result.nodes(data=True) if a["kind"] == "service" and n not in ends]
+        )
     for (u, v, key), attrs in summed.items():
         ports = sorted(set(attrs["ports"]))
         attrs["ports"] = ports
