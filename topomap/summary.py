@@ -83,7 +83,7 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.append(
             f"  {peer['ip']:<18} {peer['zone']:<13}{outside:<8} {name:<28} "
             f"{peer['direction']:<8} {','.join(peer['ports']):<12} {peer['connections']:>5} conn "
-            f"<- {', '.join(peer['peers'])}"
+            f"with {', '.join(peer['peers'])}"
         )
     for gap in summary["coverage_gaps"]:
         detail = gap["reason"] or "; ".join(
