@@ -442,3 +442,22 @@ def test_nodeport_external_ip_and_load_balancer_are_recorded_as_the_service() ->
     u, v, _, attrs = only_edge(graph.build_graph([c, f.snapshot("node-a", connections=seen)]))
     assert (u, v, attrs["connections"]) == ("external:198.51.100.23", "pod:shop/web-1", 4)
     assert attrs["services"] == ["10.0.1.10:31999", "service:shop/front-ext"]
+
+
+def test_fast_edge_insertion_matches_networkx() -> None:
+    """graph._insert_edges writes networkx's adjacency directly; it must equal add_edges_from."""
+    edges = {
+        ("a", "b", "tcp/80"): {"x": 1},
+        ("a", "b", "tcp/443"): {"x": 2},
+        ("b", "a", "udp/53"): {"x": 3},
+        ("a", "a", "tcp"): {"x": 4},
+    }
+    fast, slow = nx.MultiDiGraph(), nx.MultiDiGraph()
+    for g in (fast, slow):
+        g.add_nodes_from(["a", "b", "c"])
+    graph._insert_edges(fast, {k: dict(v) for k, v in edges.items()})  # noqa: SLF001
+    slow.add_edges_from((u, v, k, dict(d)) for (u, v, k), d in edges.items())
+    assert nx.utils.graphs_equal(fast, slow)
+    assert dict(fast.pred["a"]) == dict(slow.pred["a"])
+    assert fast.in_degree("a") == 2 and fast.out_degree("a") == 3
+    assert list(fast.edges(keys=True)) == list(slow.edges(keys=True))

@@ -28,6 +28,7 @@ import orjson
 
 from topomap import model, typed_json
 from topomap.errors import InputError, SchemaVersionError
+from topomap.gcpause import paused_gc
 
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -112,7 +113,8 @@ def snapshot_from_document(document: Any, *, origin: str) -> model.Snapshot:
         raise InputError(f"{origin}: /: expected a JSON object (a topomap snapshot)")
     document = migrate(document, origin=origin)
     try:
-        snapshot: model.Snapshot = _decode_snapshot(document)
+        with paused_gc():
+            snapshot: model.Snapshot = _decode_snapshot(document)
     except typed_json.DecodeError as exc:
         raise InputError(f"{origin}: {exc.pointer or '/'}: {exc.message}") from exc
     return snapshot

@@ -21,6 +21,7 @@ from typing import Any, Final
 import networkx as nx
 
 from topomap import ids
+from topomap.gcpause import paused_gc
 from topomap.model import NodeId
 
 VIEWS: Final = ("process", "container", "pod", "workload", "service", "namespace", "host")
@@ -102,6 +103,11 @@ def project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
     """
     if view not in _RANK:
         raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+    with paused_gc():
+        return _project(graph, view)
+
+
+def _project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
     mapping = {node: group_of(node, attrs, view) for node, attrs in graph.nodes(data=True)}
     result = nx.MultiDiGraph()
     result.graph.update({k: v for k, v in graph.graph.items() if k != "groups"})
