@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import orjson
 import pytest
 
@@ -41,6 +42,7 @@ def test_graph_twice_is_byte_identical(tmp_path: Path) -> None:
         assert result.stdout == ""
     assert first.read_bytes() == second.read_bytes()
     document = orjson.loads(first.read_bytes())
+    jsonschema.validate(document, orjson.loads((REPO / "docs" / "graph.schema.json").read_bytes()))
     assert document["topomap"]["view"] == "pod"
     assert [i["path"] for i in document["topomap"]["inputs"]] == sorted(
         f"samples/shop/{p.name}" for p in SAMPLES.glob("*.json")
