@@ -1,0 +1,47 @@
+"""Access to ../shared/corpus/netpol-analyzer: its case index and files, read by path."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "netpol-analyzer").resolve()
+ABSENT = "../shared/corpus/netpol-analyzer not present (reference corpus; see DESIGN.md)"
+MULTI_NETWORK = "multi-network(UDN/CUDN/NAD/VM)"
+
+
+@cache
+def index() -> dict[str, Any]:
+    if not (ROOT / "INDEX.json").exists():
+        return {"cases": {}}
+    data: dict[str, Any] = json.loads((ROOT / "INDEX.json").read_text())
+    return data
+
+
+def cases(group: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = index()["cases"].get(group, [])
+    return found
+
+
+def case_id(case: dict[str, Any]) -> str:
+    """The category first, so a failure says which semantics broke."""
+    name = Path(case["expected"]).name.rsplit(".", 1)[0]
+    return f"{case['category']}::{name}"
+
+
+def require_corpus() -> None:
+    if not ROOT.exists():
+        pytest.skip(ABSENT)
+
+
+def read_expected(case: dict[str, Any]) -> str:
+    return (ROOT / case["expected"]).read_text()
+
+
+def squash(text: str) -> str:
+    """Upstream's comparison: exact after deleting every newline."""
+    return text.replace("\n", "").replace("\r", "")

@@ -1,0 +1,84 @@
+"""The connectivity list: every (source, destination) pair with the connections allowed.
+
+Pairs run over workloads and the IP atoms of the policies (sources from ingress CIDRs,
+destinations from egress CIDRs), plus ``{ingress-controller}`` when Ingress or Route objects
+send traffic to workloads. Self pairs and IP-to-IP pairs are left out, as are pairs with no
+allowed connection; lines are sorted by source then destination name, byte-wise, exactly as
+netpol-analyzer sorts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from topomap.policy import objects as o
+from topomap.policy.connset import EMPTY, ConnSet
+from topomap.policy.engine import IngressController, IPRange, Peer, PolicyEngine
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    src: Peer
+    dst: Peer
+    conns: ConnSet
+
+    def txt(self) -> str:
+        return f"{self.src.display} => {self.dst.display} : {self.conns.txt()}"
+
+
+def ingress_controller_conns(engine: PolicyEngine, workload: o.Workload) -> ConnSet:
+    """Ports that Ingress/Route objects send to ``workload`` (via their Services)."""
+    cluster = engine.cluster
+    out = EMPTY
+    for backend in cluster.ingress_backends:
+        if backend.namespace != workload.namespace:
+            continue
+        for svc in cluster.services:
+            if svc.namespace != backend.namespace or svc.name != backend.service:
+                continue
+            if not svc.selector or any(
+                workload.labels.get(k) != v for k, v in svc.selector.items()
+            ):
+                continue
+            for port in svc.ports:
+                if backend.port is not None and backend.port not in (port.port, port.name):
+                    continue
+                target = port.target_port if port.target_port is not None else port.port
+                if isinstance(target, str):
+                    named = workload.named_ports.get(target)
+                    if named is not None and named[0] == port.protocol:
+                        out = out | ConnSet.of(port.protocol, named[1])
+                else:
+                    out = out | ConnSet.of(port.protocol, target)
+    return out
+
+
+def connlist(engine: PolicyEngine) -> list[Line]:
+    """All allowed (src, dst, conns), sorted like netpol-analyzer's ``list`` output."""
+    workloads = engine.cluster.workloads
+    sources: list[Peer] = [*workloads, *engine.ip_atoms("ingress")]
+    destinations: list[Peer] = [*workloads, *engine.ip_atoms("egress")]
+    lines: list[Line] = []
+    for src in sources:
+        for dst in destinations:
+            if src is dst or (isinstance(src, IPRange) and isinstance(dst, IPRange)):
+                continue
+            if src.display == dst.display:
+                continue
+            conns = engine.allowed(src, dst)
+            if conns:
+                lines.append(Line(src, dst, conns))
+    if engine.cluster.ingress_backends:
+        controller = IngressController()
+        for dst in workloads:
+            wanted = ingress_controller_conns(engine, dst)
+            if wanted:
+                conns = wanted & engine.allowed(controller, dst)
+                if conns:
+                    lines.append(Line(controller, dst, conns))
+    lines.sort(key=lambda line: (line.src.display.encode(), line.dst.display.encode()))
+    return lines
+
+
+def render_txt(lines: list[Line]) -> str:
+    return "".join(line.txt() + "\n" for line in lines)

@@ -1,0 +1,342 @@
+"""Kubernetes network policy semantics: who may connect to whom, on what, and who decided.
+
+For one direction at a time (egress of the source, ingress of the destination), the layers run
+in the order Kubernetes defines, each over what the previous left undecided:
+
+1. **AdminNetworkPolicy**, lowest ``priority`` first, rules in order; the first rule matching
+   the peer decides its ports: ``Allow``, ``Deny`` or ``Pass`` (hand to the next layers).
+2. **NetworkPolicy**, if any selects the pod in this direction: the union of the matching
+   rules' ports is allowed, the rest denied.
+3. **BaselineAdminNetworkPolicy** ``default``, when no NetworkPolicy selects the pod.
+4. **System default**: whatever is still undecided is allowed.
+
+A connection is allowed when both directions allow it. IP peers have no policies of their own,
+so only the pod's side decides. Results are :class:`ConnSet`; each direction also records
+which policy (and rule) decided which ports, which is what ``--explain`` prints and what the
+CC6.6 analysis uses to tell "allowed by a policy" from "allowed only by the system default".
+
+Direction results depend only on the workload's namespace, labels and named ports and on the
+peer, so they are memoised per equivalence class: pods no policy can tell apart are evaluated
+once. Pure: a :class:`Cluster` in, answers out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Literal
+
+from topomap.policy import objects as o
+from topomap.policy.connset import ALL, EMPTY, ConnSet
+
+Direction = Literal["ingress", "egress"]
+Verdict = Literal["allow", "deny", "pass"]
+SYSTEM_DEFAULT = "system default"
+
+IPV4_ALL = (0, 2**32 - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class IPRange:
+    """A block of IPv4 addresses outside the cluster: one atom of the partition."""
+
+    start: int
+    end: int
+
+    @property
+    def display(self) -> str:
+        return f"{ipaddress.IPv4Address(self.start)}-{ipaddress.IPv4Address(self.end)}[External]"
+
+
+@dataclass(frozen=True, slots=True)
+class IngressController:
+    """The fake source for Ingress and Route traffic, as netpol-analyzer models it."""
+
+    @property
+    def display(self) -> str:
+        return "{ingress-controller}"
+
+
+Peer = o.Workload | IPRange | IngressController
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Ports of one direction decided by one layer."""
+
+    conns: ConnSet
+    verdict: Verdict
+    layer: str  # "AdminNetworkPolicy", "NetworkPolicy", "BaselineAdminNetworkPolicy", default
+    policy: str | None = None  # "ns/name" or name; None for the system default
+    rule: str | None = None  # rule name or "Ingress rule #1"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionResult:
+    allowed: ConnSet
+    decisions: tuple[Decision, ...] = field(default=())
+
+    @property
+    def by_default(self) -> ConnSet:
+        """The ports allowed only because no rule decided them."""
+        out = EMPTY
+        for d in self.decisions:
+            if d.layer == SYSTEM_DEFAULT:
+                out = out | d.conns
+        return out
+
+
+UNRESTRICTED = DirectionResult(ALL, (Decision(ALL, "allow", SYSTEM_DEFAULT),))
+
+
+def _cidr_range(cidr: str) -> tuple[int, int] | None:
+    net = ipaddress.ip_network(cidr, strict=False)
+    if net.version != 4:
+        return None
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def _block_contains(block: o.IPBlock, atom: IPRange) -> bool:
+    outer = _cidr_range(block.cidr)
+    if outer is None or not (outer[0] <= atom.start and atom.end <= outer[1]):
+        return False
+    for cidr in block.excepts:
+        hole = _cidr_range(cidr)
+        if hole is not None and hole[0] <= atom.end and atom.start <= hole[1]:
+            return False
+    return True
+
+
+class PolicyEngine:
+    """Evaluate a :class:`~topomap.policy.objects.Cluster`'s policies."""
+
+    def __init__(self, cluster: o.Cluster) -> None:
+        self.cluster = cluster
+        self.ns_labels = {name: ns.labels for name, ns in cluster.namespaces.items()}
+        self.anps = sorted(cluster.admin_policies, key=lambda p: p.priority)
+        self.banp = cluster.baseline
+        self._cached = lru_cache(maxsize=None)(self._direction_uncached)
+
+    # --- matching -------------------------------------------------------------------------
+
+    def _labels_of_ns(self, namespace: str) -> dict[str, str]:
+        return self.ns_labels.get(namespace, {"kubernetes.io/metadata.name": namespace})
+
+    def _np_peer_matches(self, policy: o.NetworkPolicy, peer: o.NPPeer, other: Peer) -> bool:
+        if peer.ip_block is not None:
+            return isinstance(other, IPRange) and _block_contains(peer.ip_block, other)
+        if isinstance(other, IngressController):  # stands for an arbitrary in-cluster pod
+            return (
+                peer.namespace_selector is not None
+                and peer.namespace_selector.is_empty
+                and (peer.pod_selector is None or peer.pod_selector.is_empty)
+            )
+        if not isinstance(other, o.Workload):
+            return False
+        if peer.namespace_selector is None:
+            if other.namespace != policy.namespace:
+                return False
+        elif not peer.namespace_selector.matches(self._labels_of_ns(other.namespace)):
+            return False
+        return peer.pod_selector is None or peer.pod_selector.matches(other.labels)
+
+    def _admin_peer_matches(self, peer: o.AdminPeer, other: Peer) -> bool:
+        if peer.kind == "networks":
+            if not isinstance(other, IPRange):
+                return False
+            for cidr in peer.networks:
+                span = _cidr_range(cidr)
+                if span is not None and span[0] <= other.start and other.end <= span[1]:
+                    return True
+            return False
+        if isinstance(other, IngressController):  # an arbitrary in-cluster pod
+            return peer.kind in ("namespaces", "pods") and (
+                peer.namespace_selector.is_empty
+                and (peer.kind == "namespaces" or peer.pod_selector.is_empty)
+            )
+        if peer.kind == "nodes" or not isinstance(other, o.Workload):
+            return False
+        if not peer.namespace_selector.matches(self._labels_of_ns(other.namespace)):
+            return False
+        return peer.kind == "namespaces" or peer.pod_selector.matches(other.labels)
+
+    def _admin_subject_matches(self, policy: o.AdminPolicy, pod: o.Workload) -> bool:
+        if not policy.subject_namespaces.matches(self._labels_of_ns(pod.namespace)):
+            return False
+        return policy.subject_pods is None or policy.subject_pods.matches(pod.labels)
+
+    # --- ports ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _np_ports(ports: tuple[o.PortSpec, ...], target: Peer) -> ConnSet:
+        if not ports:
+            return ALL
+        out = EMPTY
+        for spec in ports:
+            if spec.port is None:
+                out = out | ConnSet.all_ports(spec.protocol)
+            elif isinstance(spec.port, int):
+                out = out | ConnSet.of(spec.protocol, spec.port, spec.end_port)
+            elif isinstance(target, o.Workload):  # named: resolved on the destination pod
+                named = target.named_ports.get(spec.port)
+                if named is not None and named[0] == spec.protocol:
+                    out = out | ConnSet.of(spec.protocol, named[1])
+        return out
+
+    @staticmethod
+    def _admin_ports(ports: tuple[o.AdminPort, ...] | None, target: Peer) -> ConnSet:
+        if ports is None:
+            return ALL
+        out = EMPTY
+        for spec in ports:
+            if spec.name is not None:
+                if isinstance(target, o.Workload):
+                    named = target.named_ports.get(spec.name)
+                    if named is not None:
+                        out = out | ConnSet.of(named[0], named[1])
+            elif spec.start is not None:
+                out = out | ConnSet.of(spec.protocol, spec.start, spec.end)
+        return out
+
+    # --- one direction --------------------------------------------------------------------
+
+    def direction(self, direction: Direction, pod: o.Workload, peer: Peer) -> DirectionResult:
+        """What ``pod`` lets through in ``direction`` with ``peer`` (the other end).
+
+        For egress the ports are the peer's (the destination); for ingress the pod's own.
+        """
+        result: DirectionResult = self._cached(direction, _key(pod), pod, _key(peer), peer)
+        return result
+
+    def _direction_uncached(
+        self, direction: Direction, _pk: object, pod: o.Workload, _ek: object, peer: Peer
+    ) -> DirectionResult:
+        target: Peer = peer if direction == "egress" else pod
+        decisions: list[Decision] = []
+        undecided, passed = ALL, EMPTY
+        for anp in self.anps:
+            if not self._admin_subject_matches(anp, pod):
+                continue
+            rules = anp.egress if direction == "egress" else anp.ingress
+            for rule in rules:
+                if not undecided or not any(self._admin_peer_matches(p, peer) for p in rule.peers):
+                    continue
+                conns = self._admin_ports(rule.ports, target) & undecided
+                if conns:
+                    verdict: Verdict = rule.action.lower()  # type: ignore[assignment]
+                    decisions.append(Decision(conns, verdict, anp.kind, anp.name, rule.name))
+                    undecided = undecided - conns
+                    if verdict == "pass":
+                        passed = passed | conns
+        rest = undecided | passed
+        selecting = [
+            p
+            for p in self.cluster.policies
+            if p.namespace == pod.namespace
+            and (p.affects_egress if direction == "egress" else p.affects_ingress)
+            and p.pod_selector.matches(pod.labels)
+        ]
+        if rest and selecting:
+            allowed_by_np = EMPTY
+            for policy in selecting:
+                for np_rule in policy.egress if direction == "egress" else policy.ingress:
+                    if np_rule.peers and not any(
+                        self._np_peer_matches(policy, p, peer) for p in np_rule.peers
+                    ):
+                        continue
+                    conns = self._np_ports(np_rule.ports, target) & rest - allowed_by_np
+                    if conns:
+                        name = f"{policy.namespace}/{policy.name}"
+                        label = f"{direction.capitalize()} rule #{np_rule.index + 1}"
+                        decisions.append(Decision(conns, "allow", "NetworkPolicy", name, label))
+                        allowed_by_np = allowed_by_np | conns
+            denied = rest - allowed_by_np
+            if denied:
+                names = ", ".join(f"{p.namespace}/{p.name}" for p in selecting)
+                decisions.append(Decision(denied, "deny", "NetworkPolicy", names))
+            rest = EMPTY
+        elif rest and self.banp is not None and self._admin_subject_matches(self.banp, pod):
+            rules = self.banp.egress if direction == "egress" else self.banp.ingress
+            for rule in rules:
+                if not rest or not any(self._admin_peer_matches(p, peer) for p in rule.peers):
+                    continue
+                conns = self._admin_ports(rule.ports, target) & rest
+                if conns:
+                    verdict = "allow" if rule.action == "Allow" else "deny"
+                    decisions.append(Decision(conns, verdict, self.banp.kind, "default", rule.name))
+                    rest = rest - conns
+        if rest:
+            decisions.append(Decision(rest, "allow", SYSTEM_DEFAULT))
+        allowed = EMPTY
+        for d in decisions:
+            if d.verdict == "allow":
+                allowed = allowed | d.conns
+        return DirectionResult(allowed, tuple(decisions))
+
+    # --- pairs ----------------------------------------------------------------------------
+
+    def pair(self, src: Peer, dst: Peer) -> tuple[DirectionResult, DirectionResult]:
+        """(egress of src, ingress of dst); a side that is not a pod is unrestricted."""
+        egress = self.direction("egress", src, dst) if isinstance(src, o.Workload) else UNRESTRICTED
+        ingress = (
+            self.direction("ingress", dst, src) if isinstance(dst, o.Workload) else UNRESTRICTED
+        )
+        return egress, ingress
+
+    def allowed(self, src: Peer, dst: Peer) -> ConnSet:
+        """Connections allowed from ``src`` to ``dst`` (both directions agree)."""
+        egress, ingress = self.pair(src, dst)
+        return egress.allowed & ingress.allowed
+
+    def selected(self, pod: o.Workload, direction: Direction) -> bool:
+        """Whether any NetworkPolicy, ANP or BANP selects ``pod`` in ``direction``."""
+        for p in self.cluster.policies:
+            affects = p.affects_egress if direction == "egress" else p.affects_ingress
+            if affects and p.namespace == pod.namespace and p.pod_selector.matches(pod.labels):
+                return True
+        admins = [*self.anps, *([self.banp] if self.banp else [])]
+        return any(
+            (a.egress if direction == "egress" else a.ingress)
+            and self._admin_subject_matches(a, pod)
+            for a in admins
+        )
+
+    # --- IP atoms -------------------------------------------------------------------------
+
+    def ip_atoms(self, direction: Direction) -> list[IPRange]:
+        """The partition of 0.0.0.0/0 by every CIDR the policies use in ``direction``.
+
+        Sources come from ingress rules, destinations from egress rules (and ANP/BANP egress
+        ``networks``). Neighbouring atoms are never merged, as in netpol-analyzer.
+        """
+        cuts = {IPV4_ALL[0], IPV4_ALL[1] + 1}
+        cidrs: list[str] = []
+        for p in self.cluster.policies:
+            for rule in p.ingress if direction == "ingress" else p.egress:
+                for peer in rule.peers:
+                    if peer.ip_block is not None:
+                        cidrs.append(peer.ip_block.cidr)
+                        cidrs.extend(peer.ip_block.excepts)
+        if direction == "egress":
+            for a in [*self.anps, *([self.banp] if self.banp else [])]:
+                for admin_rule in a.egress:
+                    for admin_peer in admin_rule.peers:
+                        cidrs.extend(admin_peer.networks)
+        for cidr in cidrs:
+            span = _cidr_range(cidr)
+            if span is not None:
+                cuts.update((span[0], span[1] + 1))
+        edges = sorted(cuts)
+        return [IPRange(lo, hi - 1) for lo, hi in zip(edges, edges[1:], strict=False)]
+
+
+def _key(peer: Peer) -> object:
+    """What a peer's policy behaviour depends on: pods with equal keys behave alike."""
+    if isinstance(peer, o.Workload):
+        return (
+            peer.namespace,
+            frozenset(peer.labels.items()),
+            frozenset(peer.named_ports.items()),
+        )
+    return peer
