@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-ROOT = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "netpol-analyzer").resolve()
+ROOT = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "netpol-analyzer"
+ROOT = ROOT.resolve()
 ABSENT = "../shared/corpus/netpol-analyzer not present (reference corpus; see DESIGN.md)"
 MULTI_NETWORK = "multi-network(UDN/CUDN/NAD/VM)"
 
@@ -29,7 +30,7 @@ def cases(group: str) -> list[dict[str, Any]]:
 
 def case_id(case: dict[str, Any]) -> str:
     """The category first, so a failure says which semantics broke."""
-    name = Path(case["expected"]).name.rsplit(".", 1)[0]
+    name = Path(case["expected"]).name
     return f"{case['category']}::{name}"
 
 

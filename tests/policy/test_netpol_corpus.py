@@ -1,8 +1,9 @@
 """Conformance with np-guard/netpol-analyzer, on its own test inputs and expected outputs.
 
-Every plain connlist txt case (no focus, exposure or multi-network flags) is compared the way
-upstream compares: exactly, after deleting newlines. The multi-network category (UDN, CUDN,
-NAD, VirtualMachine) is out of scope (docs/policy.md) and its cases are not collected.
+Every connlist case without exposure or multi-network flags, in every format (txt, json, csv,
+md, dot) and with its focus flags, is compared the way upstream compares: exactly, after
+deleting newlines. The multi-network category (UDN, CUDN, NAD, VirtualMachine) is out of
+scope (docs/policy.md) and its cases are not collected.
 """
 
 from __future__ import annotations
@@ -12,20 +13,43 @@ from typing import Any
 import pytest
 
 from tests.policy import corpus
-from topomap.policy import connlist, engine, loader
+from topomap.policy import connlist, engine, loader, render
 
+FOCUS_FLAGS = {"focusworkload", "focusworkload_peer", "focus_direction", "focus_conn"}
 PLAIN = [
     c
     for c in corpus.cases("connlist")
-    if c["format"] == "txt" and not c.get("flags") and c["category"] != corpus.MULTI_NETWORK
+    if set(c.get("flags", {})) <= FOCUS_FLAGS and c["category"] != corpus.MULTI_NETWORK
 ]
 
 
+def run_case(case: dict[str, Any], cluster: Any) -> str:
+    """What `topomap policy list` prints for the case's flags and format."""
+    flags = case.get("flags", {})
+    lines = connlist.connlist(engine.PolicyEngine(cluster))
+    if "focusworkload" in flags:
+        peers = flags.get("focusworkload_peer")
+        lines = connlist.focus(
+            lines,
+            flags["focusworkload"].split(","),
+            direction=flags.get("focus_direction"),
+            peers=peers.split(",") if peers else None,
+        )
+    if "focus_conn" in flags:
+        protocol, port = flags["focus_conn"].split("-")
+        lines = connlist.focus_conn(lines, protocol, int(port))
+        if case["format"] == "txt":
+            return connlist.render_focus_conn_txt(lines, protocol, int(port))
+        return render.render(case["format"], lines, conn_column=False)
+    focused = "focusworkload" in flags
+    return render.render(case["format"], lines, workloads=[] if focused else cluster.workloads)
+
+
 @pytest.mark.parametrize("case", PLAIN, ids=[corpus.case_id(c) for c in PLAIN])
-def test_connlist_txt(case: dict[str, Any]) -> None:
+def test_connlist(case: dict[str, Any]) -> None:
     corpus.require_corpus()
     cluster = loader.load_cluster([corpus.ROOT / case["input_dir"]])
-    actual = connlist.render_txt(connlist.connlist(engine.PolicyEngine(cluster)))
+    actual = run_case(case, cluster)
     expected = corpus.read_expected(case)
     if corpus.squash(actual) != corpus.squash(expected):
         missing = sorted(set(expected.splitlines()) - set(actual.splitlines()))[:8]

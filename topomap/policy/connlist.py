@@ -82,3 +82,48 @@ def connlist(engine: PolicyEngine) -> list[Line]:
 
 def render_txt(lines: list[Line]) -> str:
     return "".join(line.txt() + "\n" for line in lines)
+
+
+def _matches(peer: Peer, names: list[str]) -> bool:
+    """A focus value names a workload as ``name`` or ``ns/name`` (``ingress-controller`` too)."""
+    if isinstance(peer, IngressController):
+        return "ingress-controller" in names
+    if not isinstance(peer, o.Workload):
+        return False
+    return peer.name in names or f"{peer.namespace}/{peer.name}" in names
+
+
+def focus(
+    lines: list[Line],
+    workloads: list[str],
+    *,
+    direction: str | None = None,
+    peers: list[str] | None = None,
+) -> list[Line]:
+    """The lines touching the focus workloads (``--focusworkload``), optionally only one
+    direction of theirs (``--focus-direction``) and only with the given peers
+    (``--focusworkload-peer``)."""
+    kept = []
+    for line in lines:
+        as_src = direction in (None, "egress") and _matches(line.src, workloads)
+        as_dst = direction in (None, "ingress") and _matches(line.dst, workloads)
+        if peers is not None:
+            as_src = as_src and _matches(line.dst, peers)
+            as_dst = as_dst and _matches(line.src, peers)
+        if as_src or as_dst:
+            kept.append(line)
+    return kept
+
+
+def focus_conn(lines: list[Line], protocol: str, port: int) -> list[Line]:
+    """``--focus-conn proto-port``: the pairs that allow that connection, with only it."""
+    proto: o.Proto = protocol.upper()  # type: ignore[assignment]
+    only = ConnSet.of(proto, port)
+    return [Line(x.src, x.dst, only) for x in lines if x.conns.contains(proto, port)]
+
+
+def render_focus_conn_txt(lines: list[Line], protocol: str, port: int) -> str:
+    """The txt spelling of a ``--focus-conn`` result: a header, then ``src => dst`` lines."""
+    out = [f"Permitted connections on {protocol.upper()} {port}:"]
+    out += [f"{line.src.display} => {line.dst.display}" for line in lines]
+    return "\n".join(out) + "\n"

@@ -90,7 +90,9 @@ class DirectionResult:
 UNRESTRICTED = DirectionResult(ALL, (Decision(ALL, "allow", SYSTEM_DEFAULT),))
 
 
+@lru_cache(maxsize=1 << 14)
 def _cidr_range(cidr: str) -> tuple[int, int] | None:
+    """The first and last address of an IPv4 CIDR as integers; None for IPv6."""
     net = ipaddress.ip_network(cidr, strict=False)
     if net.version != 4:
         return None
