@@ -19,6 +19,7 @@ import orjson
 
 from topomap import __version__, export, graph, snapshot_io, summary, views
 from topomap.errors import InputError, TopomapError
+from topomap.policy import commands as policy_commands
 
 _state = {"verbose": False}
 
@@ -176,6 +177,9 @@ def demo_command(directory: str | None, view: str) -> None:
     projected = views.project(graph.build_graph(s.snapshot for s in loaded), view)
     click.echo(f"topomap demo: {len(loaded)} snapshots from {where}")
     click.echo(summary.render_text(summary.summarize(projected)), nl=False)
+
+
+cli.add_command(policy_commands.policy)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -342,3 +342,34 @@ def _key(peer: Peer) -> object:
             frozenset(peer.named_ports.items()),
         )
     return peer
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The verdict on one observed connection, with what decided each direction."""
+
+    allowed: bool
+    egress: Decision
+    ingress: Decision
+
+    @property
+    def covered(self) -> bool:
+        """Whether a policy rule (not the system default) decided both directions."""
+        return SYSTEM_DEFAULT not in (self.egress.layer, self.ingress.layer)
+
+
+def _deciding(result: DirectionResult, protocol: str, port: int) -> Decision:
+    for decision in result.decisions:
+        if decision.conns.contains(protocol, port):
+            return decision
+    raise AssertionError("every port is decided by some layer")  # pragma: no cover
+
+
+def evaluate(engine: PolicyEngine, src: Peer, dst: Peer, protocol: str, port: int) -> Evaluation:
+    """Allowed or denied, for one connection, and which policy (and rule) decided each way.
+
+    Repeated queries are cheap: the direction results are memoised per equivalence class.
+    """
+    egress, ingress = engine.pair(src, dst)
+    e, i = _deciding(egress, protocol, port), _deciding(ingress, protocol, port)
+    return Evaluation(e.verdict == "allow" and i.verdict == "allow", e, i)
