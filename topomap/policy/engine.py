@@ -62,6 +62,15 @@ Peer = o.Workload | IPRange | IngressController
 
 
 @dataclass(frozen=True, slots=True)
+class _Subject:
+    """What selects one pod in one direction."""
+
+    anps: tuple[o.AdminPolicy, ...]
+    policies: tuple[o.NetworkPolicy, ...]
+    baseline: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """Ports of one direction decided by one layer."""
 
@@ -118,7 +127,29 @@ class PolicyEngine:
         self.ns_labels = {name: ns.labels for name, ns in cluster.namespaces.items()}
         self.anps = sorted(cluster.admin_policies, key=lambda p: p.priority)
         self.banp = cluster.baseline
+        self.policies_in: dict[str, list[o.NetworkPolicy]] = {}
+        for policy in cluster.policies:
+            self.policies_in.setdefault(policy.namespace, []).append(policy)
         self._cached = lru_cache(maxsize=None)(self._direction_uncached)
+        self._subject_cache: dict[tuple[Direction, object], _Subject] = {}
+
+    def _subject(self, direction: Direction, pod: o.Workload) -> _Subject:
+        """The policies that select ``pod`` in ``direction`` (once per equivalence class)."""
+        key = (direction, _key(pod))
+        found = self._subject_cache.get(key)
+        if found is None:
+            egress = direction == "egress"
+            found = self._subject_cache[key] = _Subject(
+                anps=tuple(a for a in self.anps if self._admin_subject_matches(a, pod)),
+                policies=tuple(
+                    p
+                    for p in self.policies_in.get(pod.namespace, ())
+                    if (p.affects_egress if egress else p.affects_ingress)
+                    and p.pod_selector.matches(pod.labels)
+                ),
+                baseline=self.banp is not None and self._admin_subject_matches(self.banp, pod),
+            )
+        return found
 
     # --- matching -------------------------------------------------------------------------
 
@@ -217,9 +248,8 @@ class PolicyEngine:
         target: Peer = peer if direction == "egress" else pod
         decisions: list[Decision] = []
         undecided, passed = ALL, EMPTY
-        for anp in self.anps:
-            if not self._admin_subject_matches(anp, pod):
-                continue
+        subject = self._subject(direction, pod)
+        for anp in subject.anps:
             rules = anp.egress if direction == "egress" else anp.ingress
             for rule in rules:
                 if not undecided or not any(self._admin_peer_matches(p, peer) for p in rule.peers):
@@ -232,13 +262,7 @@ class PolicyEngine:
                     if verdict == "pass":
                         passed = passed | conns
         rest = undecided | passed
-        selecting = [
-            p
-            for p in self.cluster.policies
-            if p.namespace == pod.namespace
-            and (p.affects_egress if direction == "egress" else p.affects_ingress)
-            and p.pod_selector.matches(pod.labels)
-        ]
+        selecting = subject.policies
         if rest and selecting:
             allowed_by_np = EMPTY
             for policy in selecting:
@@ -258,7 +282,7 @@ class PolicyEngine:
                 names = ", ".join(f"{p.namespace}/{p.name}" for p in selecting)
                 decisions.append(Decision(denied, "deny", "NetworkPolicy", names))
             rest = EMPTY
-        elif rest and self.banp is not None and self._admin_subject_matches(self.banp, pod):
+        elif rest and self.banp is not None and subject.baseline:
             rules = self.banp.egress if direction == "egress" else self.banp.ingress
             for rule in rules:
                 if not rest or not any(self._admin_peer_matches(p, peer) for p in rule.peers):
