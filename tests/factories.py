@@ -99,3 +99,16 @@ def snapshot(
         window=model.Window(start=at(start), end=at(end)),
         **{k: tuple(v) if isinstance(v, list) else v for k, v in parts.items()},
     )
+
+
+def listener(
+    host: str, port: int, pid: int, ticks: int, *, ip: str = "0.0.0.0", protocol: str = "tcp"
+) -> model.Listener:
+    """A listening socket owned by process (pid, ticks)."""
+    return model.Listener(
+        host=host,
+        protocol=protocol,  # type: ignore[arg-type]
+        ip=ip,
+        port=port,
+        process=model.ProcessRef(pid=pid, start_ticks=ticks),
+    )

@@ -51,15 +51,7 @@ def cart_host(*connections: model.Connection) -> model.Snapshot:
                 id=CART_CID, host="node-b", runtime="containerd", name="server", pod_uid="u-cart"
             )
         ],
-        listeners=[
-            model.Listener(
-                host="node-b",
-                protocol="tcp",
-                ip="0.0.0.0",
-                port=7070,
-                process=model.ProcessRef(pid=42, start_ticks=1000),
-            )
-        ],
+        listeners=[f.listener("node-b", 7070, 42, 1000)],
         connections=list(connections),
     )
 
@@ -244,15 +236,7 @@ def test_loopback_to_a_listening_process() -> None:
     snap = f.snapshot(
         "node-a",
         processes=[model.Process(host="node-a", pid=5, start_ticks=1, comm="postgres")],
-        listeners=[
-            model.Listener(
-                host="node-a",
-                protocol="tcp",
-                ip="127.0.0.1",
-                port=5432,
-                process=model.ProcessRef(pid=5, start_ticks=1),
-            )
-        ],
+        listeners=[f.listener("node-a", 5432, 5, 1, ip="127.0.0.1")],
         connections=[f.conn("127.0.0.1", 50000, "127.0.0.1", 5432)],
     )
     u, v, _, _ = only_edge(graph.build_graph([snap]))
@@ -288,15 +272,7 @@ def test_host_network_pod_resolves_by_node_ip_and_process_port() -> None:
             containers=[
                 model.Container(id=cid, host="node-b", runtime="containerd", pod_uid="u-exp")
             ],
-            listeners=[
-                model.Listener(
-                    host="node-b",
-                    protocol="tcp",
-                    ip="::",
-                    port=9100,
-                    process=model.ProcessRef(pid=77, start_ticks=3),
-                )
-            ],
+            listeners=[f.listener("node-b", 9100, 77, 3, ip="::")],
         ),
         f.snapshot(
             "node-a",

@@ -60,15 +60,7 @@ def rich_snapshot() -> model.Snapshot:
             )
         ],
         services=[f.service("web", "10.96.0.3", 80, 8080)],
-        listeners=[
-            model.Listener(
-                host="node-a",
-                protocol="tcp",
-                ip="0.0.0.0",
-                port=80,
-                process=model.ProcessRef(pid=7, start_ticks=99),
-            )
-        ],
+        listeners=[f.listener("node-a", 80, 7, 99)],
         connections=[
             f.conn(
                 "10.244.0.9",

@@ -70,27 +70,9 @@ def shop_snapshots() -> list[model.Snapshot]:
             ),
         ],
         listeners=[
-            model.Listener(
-                host="node-b",
-                protocol="tcp",
-                ip="0.0.0.0",
-                port=7070,
-                process=model.ProcessRef(pid=10, start_ticks=1),
-            ),
-            model.Listener(
-                host="node-b",
-                protocol="tcp",
-                ip="0.0.0.0",
-                port=9090,
-                process=model.ProcessRef(pid=11, start_ticks=1),
-            ),
-            model.Listener(
-                host="node-b",
-                protocol="tcp",
-                ip="10.0.1.11",
-                port=10250,
-                process=model.ProcessRef(pid=2, start_ticks=1),
-            ),
+            f.listener("node-b", 7070, 10, 1),
+            f.listener("node-b", 9090, 11, 1),
+            f.listener("node-b", 10250, 2, 1, ip="10.0.1.11"),
         ],
     )
     node_a = f.snapshot(

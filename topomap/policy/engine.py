@@ -108,9 +108,14 @@ def _cidr_range(cidr: str) -> tuple[int, int] | None:
     return int(net.network_address), int(net.broadcast_address)
 
 
+def _within(atom: IPRange, cidr: str) -> bool:
+    """Whether the whole atom lies inside an IPv4 CIDR."""
+    span = _cidr_range(cidr)
+    return span is not None and span[0] <= atom.start and atom.end <= span[1]
+
+
 def _block_contains(block: o.IPBlock, atom: IPRange) -> bool:
-    outer = _cidr_range(block.cidr)
-    if outer is None or not (outer[0] <= atom.start and atom.end <= outer[1]):
+    if not _within(atom, block.cidr):
         return False
     for cidr in block.excepts:
         hole = _cidr_range(cidr)
@@ -176,13 +181,7 @@ class PolicyEngine:
 
     def _admin_peer_matches(self, peer: o.AdminPeer, other: Peer) -> bool:
         if peer.kind == "networks":
-            if not isinstance(other, IPRange):
-                return False
-            for cidr in peer.networks:
-                span = _cidr_range(cidr)
-                if span is not None and span[0] <= other.start and other.end <= span[1]:
-                    return True
-            return False
+            return isinstance(other, IPRange) and any(_within(other, c) for c in peer.networks)
         if isinstance(other, IngressController):  # an arbitrary in-cluster pod
             return peer.kind in ("namespaces", "pods") and (
                 peer.namespace_selector.is_empty
