@@ -30,11 +30,16 @@ def test_algebra() -> None:
     [
         (ALL, "All Connections", "All Connections"),
         (ConnSet.of("TCP", 8080), "TCP 8080", "TCP:[8080]"),
-        (ConnSet({"UDP": [(53, 53)], "TCP": [(9090, 9090)]}), "TCP 9090,UDP 53",
-         "TCP:[9090], UDP:[53]"),
-        (ALL - ConnSet({"SCTP": [(9003, 9003)], "TCP": [(80, 80)], "UDP": [(53, 53)]}),
-         "SCTP 1-9002,9004-65535,TCP 1-79,81-65535,UDP 1-52,54-65535",
-         "TCP:[1-79,81-65535], UDP:[1-52,54-65535], SCTP:[1-9002,9004-65535]"),
+        (
+            ConnSet({"UDP": [(53, 53)], "TCP": [(9090, 9090)]}),
+            "TCP 9090,UDP 53",
+            "TCP:[9090], UDP:[53]",
+        ),
+        (
+            ALL - ConnSet({"SCTP": [(9003, 9003)], "TCP": [(80, 80)], "UDP": [(53, 53)]}),
+            "SCTP 1-9002,9004-65535,TCP 1-79,81-65535,UDP 1-52,54-65535",
+            "TCP:[1-79,81-65535], UDP:[1-52,54-65535], SCTP:[1-9002,9004-65535]",
+        ),
         (ConnSet.all_ports("TCP") | ConnSet.of("UDP", 53), "TCP 1-65535,UDP 53", "TCP, UDP:[53]"),
         (EMPTY, "No Connections", ""),
     ],
