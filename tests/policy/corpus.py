@@ -40,7 +40,7 @@ def require_corpus() -> None:
 
 
 def read_expected(case: dict[str, Any]) -> str:
-    return (ROOT / case["expected"]).read_text()
+    return (ROOT / str(case["expected"])).read_text()
 
 
 def squash(text: str) -> str:

@@ -68,3 +68,27 @@ def test_invalid_policy_is_one_line_naming_file_and_field(tmp_path: Path) -> Non
 def test_usage_errors(tmp_path: Path, args: list[str]) -> None:
     (tmp_path / "m.yaml").write_text(MANIFESTS)
     assert topomap("policy", "list", str(tmp_path), *args).returncode == 2
+
+
+CLI_DIFF = [c for c in corpus.cases("cli_diff") if corpus.MULTI_NETWORK not in c["category"]]
+
+
+@pytest.mark.parametrize("case", CLI_DIFF, ids=[corpus.case_id(c) for c in CLI_DIFF])
+def test_policy_diff_command_matches_netpol_analyzer_cli(case: dict[str, str]) -> None:
+    corpus.require_corpus()
+    result = topomap(
+        "policy",
+        "diff",
+        str(corpus.ROOT / case["dir1"]),
+        str(corpus.ROOT / case["dir2"]),
+        "--format",
+        case["format"],
+    )
+    assert result.returncode == 0, result.stderr
+    assert corpus.squash(result.stdout) == corpus.squash(corpus.read_expected(case))
+
+
+def test_policy_diff_of_identical_dirs_is_empty(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MANIFESTS)
+    result = topomap("policy", "diff", str(tmp_path), str(tmp_path))
+    assert (result.returncode, result.stdout) == (0, "")

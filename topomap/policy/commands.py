@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from topomap.policy import connlist, engine, loader, render
+from topomap.policy import connlist, diff, engine, loader, render
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -80,3 +80,25 @@ def list_command(
     output.write(text if text.endswith("\n") or not text else text + "\n")
     for warning in cluster.warnings:
         click.echo(f"topomap: warning: {warning}", err=True)
+
+
+@policy.command("diff")
+@click.argument("dir1", type=click.Path(exists=True))
+@click.argument("dir2", type=click.Path(exists=True))
+@click.option(
+    "--format", "fmt", type=click.Choice(sorted(diff.RENDERERS)), default="txt", show_default=True
+)
+@click.option("-o", "--output", type=click.File("w"), default="-", help="Write to a file.")
+def diff_command(dir1: str, dir2: str, fmt: str, output: click.utils.LazyFile) -> None:
+    """What connectivity changed from the manifests in DIR1 to those in DIR2.
+
+    Lines are `changed`, `added` or `removed` relative to DIR1, with the connections on each
+    side; compatible with netpol-analyzer's `diff` (empty output when nothing changed). Read
+    errors in a file skip the rest of that file with a warning, as netpol-analyzer does.
+    """
+    clusters = [loader.load_cluster([d], keep_going=True) for d in (dir1, dir2)]
+    lines = diff.connectivity_diff(*(engine.PolicyEngine(c) for c in clusters))
+    output.write(diff.RENDERERS[fmt](lines, ("dir1", "dir2")))
+    for cluster, name in zip(clusters, (dir1, dir2), strict=True):
+        for warning in cluster.warnings:
+            click.echo(f"topomap: warning: {name}: {warning}", err=True)

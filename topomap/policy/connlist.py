@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from topomap.policy import objects as o
 from topomap.policy.connset import EMPTY, ConnSet
 from topomap.policy.engine import IngressController, IPRange, Peer, PolicyEngine
+from topomap.policy.loader import LoadedCluster
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +27,31 @@ class Line:
         return f"{self.src.display} => {self.dst.display} : {self.conns.txt()}"
 
 
-def ingress_controller_conns(engine: PolicyEngine, workload: o.Workload) -> ConnSet:
-    """Ports that Ingress/Route objects send to ``workload`` (via their Services)."""
-    cluster = engine.cluster
+def _service_target(service: o.Service, port: int | str | None) -> list[int | str]:
+    """The pod ports a backend reaches through ``service`` (all of them for no port)."""
+    targets: list[int | str] = []
+    for entry in service.ports:
+        target = entry.target_port if entry.target_port is not None else entry.port
+        if port is None:
+            targets.append(target)
+        elif (
+            (entry.name is not None and entry.name == port)
+            or entry.port == port
+            or (isinstance(port, int) and entry.target_port == port)
+        ):
+            return [target]  # the first matching Service port wins
+    return targets
+
+
+def ingress_controller_conns(cluster: o.Cluster, workload: o.Workload) -> ConnSet:
+    """TCP ports that Ingress/Route objects send to ``workload``, as netpol-analyzer finds them:
+    a backend port names a Service port by name, number or target port (the first match wins;
+    no port means all of them), and counts only where the pod exposes it as a TCP container
+    port."""
+    exposed: set[int] | None = None  # None: unknown (a Cluster not read by the loader)
+    if isinstance(cluster, LoadedCluster):
+        ports = cluster.container_ports.get(workload.display, ())
+        exposed = {number for proto, number in ports if proto == "TCP"}
     out = EMPTY
     for backend in cluster.ingress_backends:
         if backend.namespace != workload.namespace:
@@ -40,16 +63,14 @@ def ingress_controller_conns(engine: PolicyEngine, workload: o.Workload) -> Conn
                 workload.labels.get(k) != v for k, v in svc.selector.items()
             ):
                 continue
-            for port in svc.ports:
-                if backend.port is not None and backend.port not in (port.port, port.name):
-                    continue
-                target = port.target_port if port.target_port is not None else port.port
+            for target in _service_target(svc, backend.port):
                 if isinstance(target, str):
                     named = workload.named_ports.get(target)
-                    if named is not None and named[0] == port.protocol:
-                        out = out | ConnSet.of(port.protocol, named[1])
-                else:
-                    out = out | ConnSet.of(port.protocol, target)
+                    if named is None or named[0] != "TCP":
+                        continue
+                    target = named[1]
+                if exposed is None or target in exposed:
+                    out = out | ConnSet.of("TCP", target)
     return out
 
 
@@ -71,7 +92,7 @@ def connlist(engine: PolicyEngine) -> list[Line]:
     if engine.cluster.ingress_backends:
         controller = IngressController()
         for dst in workloads:
-            wanted = ingress_controller_conns(engine, dst)
+            wanted = ingress_controller_conns(engine.cluster, dst)
             if wanted:
                 conns = wanted & engine.allowed(controller, dst)
                 if conns:
