@@ -92,3 +92,22 @@ def test_policy_diff_of_identical_dirs_is_empty(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(MANIFESTS)
     result = topomap("policy", "diff", str(tmp_path), str(tmp_path))
     assert (result.returncode, result.stdout) == (0, "")
+
+
+def test_list_explain_matches_netpol_analyzer() -> None:
+    corpus.require_corpus()
+    case = next(
+        c
+        for c in corpus.cases("explain")
+        if c["input_dir"] == "tests/acs-security-demos" and c.get("flags") == {"explain": True}
+    )
+    result = topomap("policy", "list", str(corpus.ROOT / case["input_dir"]), "--explain")
+    assert result.returncode == 0, result.stderr
+    assert corpus.squash(result.stdout) == corpus.squash(corpus.read_expected(case))
+
+
+def test_explain_uncovered_section(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(MANIFESTS)
+    result = topomap("policy", "list", str(tmp_path), "--explain", "--explain-only", "allow")
+    assert result.returncode == 0, result.stderr
+    assert "NetworkPolicy 'shop/db-from-web'" in result.stdout

@@ -786,12 +786,12 @@ def test_services_ingresses_and_routes(tmp_path: Path) -> None:
         ServicePort(53, None, "UDP", None),
     )
     assert cluster.ingress_backends == [
-        IngressBackend("shop", "web", 80),
-        IngressBackend("shop", "web", "http"),
-        IngressBackend("shop", "api", None),
-        IngressBackend("shop", "web", 8080),
-        IngressBackend("shop", "web2", 8080),
-        IngressBackend("default", "web", None),
+        IngressBackend("shop", "web", 80, "Ingress", "ing"),
+        IngressBackend("shop", "web", "http", "Ingress", "ing"),
+        IngressBackend("shop", "api", None, "Ingress", "ing"),
+        IngressBackend("shop", "web", 8080, "Route", "rt"),
+        IngressBackend("shop", "web2", 8080, "Route", "rt"),
+        IngressBackend("default", "web", None, "Route", "rt2"),
     ]
     assert [w.split(": ", 1)[1] for w in cluster.warnings] == [
         "Service shop/external: has no selector; ignored (Services without selectors are not "

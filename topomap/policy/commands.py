@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from topomap.policy import connlist, diff, engine, loader, render
+from topomap.policy import explain as explain_module
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -38,6 +39,17 @@ def policy() -> None:
 )
 @click.option("--focus-workload-peer", help="With --focus-workload: only with these peers.")
 @click.option("--focus-conn", metavar="PROTO-PORT", help="Only pairs allowing this, e.g. tcp-80.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Say which policies and rules allow or deny each "
+    "connection, and which pairs only the system default allows (txt only).",
+)
+@click.option(
+    "--explain-only",
+    type=click.Choice(["allow", "deny"]),
+    help="With --explain: only allowed, or only denied, connections.",
+)
 @click.option("-o", "--output", type=click.File("w"), default="-", help="Write to a file.")
 def list_command(
     dirs: tuple[str, ...],
@@ -46,6 +58,8 @@ def list_command(
     focus_direction: str | None,
     focus_workload_peer: str | None,
     focus_conn: str | None,
+    explain: bool,
+    explain_only: str | None,
     output: click.utils.LazyFile,
 ) -> None:
     """Every workload pair (and IP block) with the connections the policies allow.
@@ -56,7 +70,22 @@ def list_command(
     """
     if (focus_direction or focus_workload_peer) and not focus_workload:
         raise click.UsageError("--focus-direction and --focus-workload-peer need --focus-workload")
+    if explain_only and not explain:
+        raise click.UsageError("--explain-only needs --explain")
+    if explain and fmt != "txt":
+        raise click.UsageError("--explain prints txt only")
     cluster = loader.load_cluster(list(dirs))
+    if explain:
+        _explain(
+            cluster,
+            focus_workload,
+            focus_direction,
+            focus_workload_peer,
+            focus_conn,
+            explain_only,
+            output,
+        )
+        return
     lines = connlist.connlist(engine.PolicyEngine(cluster))
     focus = _split(focus_workload)
     if focus:
@@ -78,6 +107,34 @@ def list_command(
     else:
         text = render.render(fmt, lines, workloads=[] if focus else cluster.workloads)
     output.write(text if text.endswith("\n") or not text else text + "\n")
+    for warning in cluster.warnings:
+        click.echo(f"topomap: warning: {warning}", err=True)
+
+
+def _explain(
+    cluster: loader.LoadedCluster,
+    workloads: str | None,
+    direction: str | None,
+    peers: str | None,
+    conn: str | None,
+    only: str | None,
+    output: click.utils.LazyFile,
+) -> None:
+    try:
+        focus_conn = explain_module.Focus.parse_conn(conn) if conn else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--focus-conn") from exc
+    focus = explain_module.Focus(
+        workloads=tuple(_split(workloads) or ()),
+        peers=tuple(_split(peers) or ()),
+        direction=direction,  # type: ignore[arg-type]
+        conn=focus_conn,
+    )
+    only_kind: explain_module.ExplainOnly | None = only  # type: ignore[assignment]
+    text = explain_module.render_explain(
+        engine.PolicyEngine(cluster), explain_only=only_kind, focus=focus
+    )
+    output.write(text)
     for warning in cluster.warnings:
         click.echo(f"topomap: warning: {warning}", err=True)
 

@@ -885,7 +885,7 @@ class _Builder:
             port_name = where.text(port.get("name"), f"{at}.service.port.name")
             number = where.integer(port.get("number"), f"{at}.service.port.number")
             value: int | str | None = port_name or number or None
-            self._backend(IngressBackend(namespace, svc_name, value))
+            self._backend(IngressBackend(namespace, svc_name, value, "Ingress", name))
 
     def route(self, doc: _Doc) -> None:
         name, namespace = self._name(doc), self._namespace(doc)
@@ -910,7 +910,8 @@ class _Builder:
                 )
                 continue
             svc_name = where.need_text(ref.get("name"), f"{at}.name")
-            self._backend(IngressBackend(namespace, svc_name, target if target != "" else None))
+            port_ref = target if target != "" else None
+            self._backend(IngressBackend(namespace, svc_name, port_ref, "Route", name))
 
 
 def _pods_field(where: _Where, raw: dict[str, Any], at: str) -> tuple[LabelSelector, LabelSelector]:

@@ -203,6 +203,8 @@ class IngressBackend:
     namespace: str
     service: str
     port: int | str | None = None
+    source_kind: Literal["Ingress", "Route"] = "Ingress"
+    source_name: str = ""
 
 
 @dataclass
