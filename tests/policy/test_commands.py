@@ -111,3 +111,17 @@ def test_explain_uncovered_section(tmp_path: Path) -> None:
     result = topomap("policy", "list", str(tmp_path), "--explain", "--explain-only", "allow")
     assert result.returncode == 0, result.stderr
     assert "NetworkPolicy 'shop/db-from-web'" in result.stdout
+
+
+def test_list_exposure_matches_netpol_analyzer() -> None:
+    corpus.require_corpus()
+    case = next(
+        c
+        for c in corpus.cases("connlist")
+        if c.get("flags") == {"exposure": True}
+        and c["format"] == "txt"
+        and c["input_dir"] == "tests/exposure_test_conn_to_all_pods_in_a_new_ns"
+    )
+    result = topomap("policy", "list", str(corpus.ROOT / case["input_dir"]), "--exposure")
+    assert result.returncode == 0, result.stderr
+    assert corpus.squash(result.stdout) == corpus.squash(corpus.read_expected(case))

@@ -2,7 +2,8 @@
 
 Collected: every explain case whose category is not multi-network and whose flags are all
 supported (focus workload/peer/direction, focus conn, explain-only). Not collected: cases with
-``exposure`` (exposure analysis is not implemented) and the multi-network category.
+``exposure`` (explain combined with the exposure report is not built yet; each alone is) and
+the multi-network category.
 
 * :func:`test_explain_txt` compares the rendered report the way upstream compares: exactly,
   after deleting newlines.

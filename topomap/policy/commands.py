@@ -11,6 +11,7 @@ import click
 
 from topomap.policy import connlist, diff, engine, loader, render
 from topomap.policy import explain as explain_module
+from topomap.policy import exposure as exposure_module
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -40,6 +41,12 @@ def policy() -> None:
 @click.option("--focus-workload-peer", help="With --focus-workload: only with these peers.")
 @click.option("--focus-conn", metavar="PROTO-PORT", help="Only pairs allowing this, e.g. tcp-80.")
 @click.option(
+    "--exposure",
+    is_flag=True,
+    help="Also report what the policies expose to peers the manifests do not contain "
+    "(any namespace or pod their selectors could match).",
+)
+@click.option(
     "--explain",
     is_flag=True,
     help="Say which policies and rules allow or deny each "
@@ -58,6 +65,7 @@ def list_command(
     focus_direction: str | None,
     focus_workload_peer: str | None,
     focus_conn: str | None,
+    exposure: bool,
     explain: bool,
     explain_only: str | None,
     output: click.utils.LazyFile,
@@ -74,6 +82,8 @@ def list_command(
         raise click.UsageError("--explain-only needs --explain")
     if explain and fmt != "txt":
         raise click.UsageError("--explain prints txt only")
+    if explain and exposure:
+        raise click.UsageError("--explain with --exposure is not supported yet")
     cluster = loader.load_cluster(list(dirs))
     if explain:
         _explain(
@@ -86,7 +96,8 @@ def list_command(
             output,
         )
         return
-    lines = connlist.connlist(engine.PolicyEngine(cluster))
+    exposure_engine = exposure_module.ExposureEngine(cluster) if exposure else None
+    lines = connlist.connlist(exposure_engine or engine.PolicyEngine(cluster))
     focus = _split(focus_workload)
     if focus:
         lines = connlist.focus(
@@ -99,6 +110,13 @@ def list_command(
                 f"{focus_conn!r}: expected PROTO-PORT, e.g. tcp-80", param_hint="--focus-conn"
             )
         lines = connlist.focus_conn(lines, protocol, int(port))
+    if exposure_engine is not None:
+        conn = (protocol, int(port)) if focus_conn else None
+        report = exposure_module.analyze(
+            exposure_engine, lines, focus=focus, direction=focus_direction, focus_conn=conn
+        )
+        text = exposure_module.render(fmt, report)
+    elif focus_conn:
         text = (
             connlist.render_focus_conn_txt(lines, protocol, int(port))
             if fmt == "txt"

@@ -15,7 +15,8 @@ grammar:
 
 It also owns the focus options (``--focusworkload``, ``--focusworkload-peer``,
 ``--focus-direction``, ``--focus-conn``) and ``--explain-only allow|deny``. Not covered:
-``--exposure`` and multiple networks (UDN/CUDN/NAD).
+explain combined with ``--exposure`` (:mod:`topomap.policy.exposure` reports exposure alone),
+and multiple networks (UDN/CUDN/NAD).
 
 The engine's :class:`~topomap.policy.engine.Decision` names, per port, only the first policy
 rule that allows it and one combined NetworkPolicy deny, while the report names every policy

@@ -385,7 +385,7 @@ class _Where:
                 self.fail(f"{at}.values", f"must be non-empty when operator is {operator}")
             if operator in ("Exists", "DoesNotExist") and values:
                 self.fail(f"{at}.values", f"must be empty when operator is {operator}")
-            requirements.append(Requirement(key, operator, frozenset(values)))
+            requirements.append(Requirement(key, operator, frozenset(values), tuple(values)))
         return LabelSelector(tuple(sorted(labels.items())), tuple(requirements))
 
     def cidr(self, value: Any, path: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -28,6 +28,8 @@ class Requirement:
     key: str
     operator: Operator
     values: frozenset[str] = frozenset()
+    written: tuple[str, ...] = field(default=(), compare=False, hash=False)
+    """The values in manifest order, for printing as netpol-analyzer does."""
 
 
 @dataclass(frozen=True, slots=True)
