@@ -39,6 +39,15 @@ CASES = [
     if c["category"] != corpus.MULTI_NETWORK and set(c.get("flags", {})) <= SUPPORTED_FLAGS
 ]
 IDS = [f"{c['category']}::{Path(c['expected']).stem}" for c in CASES]
+# The uncovered (system default) pairs are checked on the exposure variants too: their explain
+# part comes before the exposure report.
+DEFAULT_CASES = [
+    c
+    for c in corpus.cases("explain")
+    if c["category"] != corpus.MULTI_NETWORK
+    and set(c.get("flags", {})) <= SUPPORTED_FLAGS | {"exposure"}
+]
+DEFAULT_IDS = [f"{c['category']}::{Path(c['expected']).stem}" for c in DEFAULT_CASES]
 
 
 def _names(value: str | None) -> tuple[str, ...]:
@@ -68,6 +77,8 @@ def _expected_pairs(text: str) -> tuple[list[str], list[str]]:
     defaults: list[str] = []
     in_defaults = False
     for line in text.splitlines():
+        if line.startswith("Exposure Analysis Result"):
+            break
         if line.startswith("# "):
             in_defaults = line == f"# {explain.DEFAULT_HEADER} #"
         elif line.startswith("Connections between ") and line.endswith(":"):
@@ -95,7 +106,7 @@ def test_explain_txt(case: dict[str, Any]) -> None:
         pytest.fail(f"{case['input_dir']}: missing {missing}\nextra {extra}")
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", DEFAULT_CASES, ids=DEFAULT_IDS)
 def test_system_default_pairs(case: dict[str, Any]) -> None:
     corpus.require_corpus()
     policy_engine, _ = _load(case)
