@@ -7,6 +7,8 @@ two sets of manifests. Thin click commands over :mod:`topomap.policy`.
 
 from __future__ import annotations
 
+from typing import TextIO
+
 import click
 
 from topomap.policy import connlist, diff, engine, loader, render
@@ -68,7 +70,7 @@ def list_command(
     exposure: bool,
     explain: bool,
     explain_only: str | None,
-    output: click.utils.LazyFile,
+    output: TextIO,
 ) -> None:
     """Every workload pair (and IP block) with the connections the policies allow.
 
@@ -136,7 +138,7 @@ def _explain(
     peers: str | None,
     conn: str | None,
     only: str | None,
-    output: click.utils.LazyFile,
+    output: TextIO,
 ) -> None:
     try:
         focus_conn = explain_module.Focus.parse_conn(conn) if conn else None
@@ -164,7 +166,7 @@ def _explain(
     "--format", "fmt", type=click.Choice(sorted(diff.RENDERERS)), default="txt", show_default=True
 )
 @click.option("-o", "--output", type=click.File("w"), default="-", help="Write to a file.")
-def diff_command(dir1: str, dir2: str, fmt: str, output: click.utils.LazyFile) -> None:
+def diff_command(dir1: str, dir2: str, fmt: str, output: TextIO) -> None:
     """What connectivity changed from the manifests in DIR1 to those in DIR2.
 
     Lines are `changed`, `added` or `removed` relative to DIR1, with the connections on each
