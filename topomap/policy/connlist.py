@@ -27,50 +27,64 @@ class Line:
         return f"{self.src.display} => {self.dst.display} : {self.conns.txt()}"
 
 
-def _service_target(service: o.Service, port: int | str | None) -> list[int | str]:
-    """The pod ports a backend reaches through ``service`` (all of them for no port)."""
-    targets: list[int | str] = []
-    for entry in service.ports:
-        target = entry.target_port if entry.target_port is not None else entry.port
-        if port is None:
-            targets.append(target)
-        elif (
-            (entry.name is not None and entry.name == port)
-            or entry.port == port
-            or (isinstance(port, int) and entry.target_port == port)
+def _service_ports(
+    svc: o.Service, wanted: int | str | None, kind: str
+) -> tuple[o.ServicePort, ...]:
+    """The Service port a backend port names: the first whose name, port or target port it
+    equals (a name matches a target port only for Routes); every port when none is named."""
+    if wanted is None:
+        return svc.ports
+    for port in svc.ports:
+        if (
+            (port.name is not None and port.name == wanted)
+            or port.port == wanted
+            or (port.target_port == wanted and (isinstance(wanted, int) or kind == "Route"))
         ):
-            return [target]  # the first matching Service port wins
-    return targets
+            return (port,)
+    return ()
+
+
+def backend_conns(
+    cluster: o.Cluster, backend: o.IngressBackend, workload: o.Workload
+) -> ConnSet | None:
+    """TCP ports one Ingress/Route backend sends to ``workload``; None when its Service does not
+    select the workload.
+
+    As netpol-analyzer's ingress analyzer: the target of the Service port the backend names
+    (a container port name resolved on the pod) counts only if it is TCP and one of the pod's
+    container ports; a VirtualMachine exposes every TCP port.
+    """
+    if backend.namespace != workload.namespace:
+        return None
+    exposed = (
+        cluster.container_ports.get(workload.display, ())
+        if isinstance(cluster, LoadedCluster)
+        else None  # unknown: a Cluster the loader did not read
+    )
+    found: ConnSet | None = None
+    for svc in cluster.services:
+        if svc.namespace != backend.namespace or svc.name != backend.service:
+            continue
+        if not svc.selector or any(workload.labels.get(k) != v for k, v in svc.selector.items()):
+            continue
+        found = found or EMPTY
+        for port in _service_ports(svc, backend.port, backend.source_kind):
+            target = port.target_port if port.target_port is not None else port.port
+            if isinstance(target, str):
+                named = workload.named_ports.get(target)
+                if named is None or named[0] != "TCP":
+                    continue
+                target = named[1]
+            if workload.kind == "VirtualMachine" or exposed is None or ("TCP", target) in exposed:
+                found = found | ConnSet.of("TCP", target)
+    return found
 
 
 def ingress_controller_conns(cluster: o.Cluster, workload: o.Workload) -> ConnSet:
-    """TCP ports that Ingress/Route objects send to ``workload``, as netpol-analyzer finds them:
-    a backend port names a Service port by name, number or target port (the first match wins;
-    no port means all of them), and counts only where the pod exposes it as a TCP container
-    port."""
-    exposed: set[int] | None = None  # None: unknown (a Cluster not read by the loader)
-    if isinstance(cluster, LoadedCluster):
-        ports = cluster.container_ports.get(workload.display, ())
-        exposed = {number for proto, number in ports if proto == "TCP"}
+    """TCP ports that all Ingress/Route objects together send to ``workload``."""
     out = EMPTY
     for backend in cluster.ingress_backends:
-        if backend.namespace != workload.namespace:
-            continue
-        for svc in cluster.services:
-            if svc.namespace != backend.namespace or svc.name != backend.service:
-                continue
-            if not svc.selector or any(
-                workload.labels.get(k) != v for k, v in svc.selector.items()
-            ):
-                continue
-            for target in _service_target(svc, backend.port):
-                if isinstance(target, str):
-                    named = workload.named_ports.get(target)
-                    if named is None or named[0] != "TCP":
-                        continue
-                    target = named[1]
-                if exposed is None or target in exposed:
-                    out = out | ConnSet.of("TCP", target)
+        out = out | (backend_conns(cluster, backend, workload) or EMPTY)
     return out
 
 

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from topomap.policy import loader
+from topomap.policy import connlist
 from topomap.policy import objects as o
 from topomap.policy.connset import ALL, EMPTY, ConnSet
 from topomap.policy.engine import (
@@ -359,7 +359,7 @@ class Explainer:
         """The Ingress/Route objects whose Service selects ``workload``, with their ports."""
         out: list[tuple[IngressSource, ConnSet]] = []
         for source in self.ingress_sources:
-            conns = _backend_conns(self.engine.cluster, source, workload)
+            conns = connlist.backend_conns(self.engine.cluster, source.backend, workload)
             if conns is not None:
                 out.append((source, conns))
         return out
@@ -416,58 +416,6 @@ class Explainer:
         return PairExplanation(src, dst, classes)
 
 
-def _backend_conns(
-    cluster: o.Cluster, source: IngressSource, workload: o.Workload
-) -> ConnSet | None:
-    """TCP ports ``source`` sends to ``workload``; None when its Service does not select it.
-
-    As netpol-analyzer's ingress analyzer: the backend port picks the first Service port whose
-    name, port or (numeric) target port it equals (no port: every Service port); that port's
-    target, a name resolved on the pod, counts only if it is TCP and one of the pod's container
-    ports (a VirtualMachine exposes every TCP port).
-    """
-    backend = source.backend
-    if backend.namespace != workload.namespace:
-        return None
-    exposed = (
-        cluster.container_ports.get(workload.display, ())
-        if isinstance(cluster, loader.LoadedCluster)
-        else None  # unknown: a Cluster the loader did not read
-    )
-    found: ConnSet | None = None
-    for svc in cluster.services:
-        if svc.namespace != backend.namespace or svc.name != backend.service:
-            continue
-        if not svc.selector or any(workload.labels.get(k) != v for k, v in svc.selector.items()):
-            continue
-        found = found or EMPTY
-        for port in _service_ports(svc, backend.port, source.kind):
-            target = port.target_port if port.target_port is not None else port.port
-            if isinstance(target, str):
-                named = workload.named_ports.get(target)
-                if named is None or named[0] != "TCP":
-                    continue
-                target = named[1]
-            if workload.kind == "VirtualMachine" or exposed is None or ("TCP", target) in exposed:
-                found = found | ConnSet.of("TCP", target)
-    return found
-
-
-def _service_ports(
-    svc: o.Service, wanted: int | str | None, kind: str
-) -> tuple[o.ServicePort, ...]:
-    if wanted is None:
-        return svc.ports
-    for port in svc.ports:
-        if (
-            (port.name is not None and port.name == wanted)
-            or port.port == wanted
-            or (port.target_port == wanted and (isinstance(wanted, int) or kind == "Route"))
-        ):
-            return (port,)
-    return ()
-
-
 def pairs(
     engine: PolicyEngine,
     focus: Focus | None = None,
@@ -493,7 +441,8 @@ def pairs(
     controller = IngressController()
     for dst in workloads:
         if focus.keeps(controller, dst) and any(
-            _backend_conns(engine.cluster, s, dst) is not None for s in ingress_sources
+            connlist.backend_conns(engine.cluster, s.backend, dst) is not None
+            for s in ingress_sources
         ):
             out.append((controller, dst))
     out.sort(key=lambda pair: (pair[0].display.encode(), pair[1].display.encode()))
