@@ -68,7 +68,6 @@ import multiprocessing
 import os
 import platform
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -80,6 +79,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from measure import measure
 
 import topomap
 from topomap import export, graph, ids, model, snapshot_io, views
@@ -561,51 +561,6 @@ def generate(sizes: Sizes, *, baseline: bool) -> Generated:
 # --- measurement (runs in spawned children) ---------------------------------------------------
 
 
-def _rss_kib() -> int:
-    """Current resident set size in KiB (Linux), else the peak as the best available."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return _peak_kib()
-
-
-def _peak_kib() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak  # macOS reports bytes
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0); False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _measure(fn: Callable[..., Any], *args: Any) -> tuple[Any, dict[str, Any]]:
-    """Run ``fn(*args)`` once; its seconds, the peak RSS and the increment over the RSS before."""
-    gc.collect()
-    reset = _reset_peak()
-    before = _rss_kib()
-    start = time.perf_counter()
-    result = fn(*args)
-    seconds = time.perf_counter() - start
-    peak = _peak_kib()
-    return result, {
-        "seconds": seconds,
-        "rss_before_kib": before,
-        "peak_kib": peak,
-        "increment_kib": peak - before,
-        "peak_reset": reset,
-    }
-
-
 def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
     start = time.perf_counter()
     result = fn(*args, **kwargs)
@@ -659,7 +614,7 @@ def _snapshot_io(data: Generated, result: dict[str, Any]) -> None:
 def run_topomap(sizes: Sizes, extras: bool, check: bool) -> dict[str, Any]:
     """Child: generate, time ``build_graph``, then (optionally) the extras."""
     data, gen_seconds = _timed(generate, sizes, baseline=False)
-    g, stats = _measure(graph.build_graph, data.snapshots)
+    g, stats = measure(graph.build_graph, data.snapshots)
     result: dict[str, Any] = {
         **stats,
         "generate_seconds": gen_seconds,
@@ -683,7 +638,7 @@ def run_baseline(sizes: Sizes, check: bool) -> dict[str, Any]:
     nodes, edges = data.nodes, data.edges
     # data.snapshots stay alive although unused: freeing them would leave reusable holes in
     # the heap that the graph fills without growing the RSS, hiding the baseline's increment.
-    g, stats = _measure(_baseline_insert, nodes, edges)
+    g, stats = measure(_baseline_insert, nodes, edges)
     result: dict[str, Any] = {
         **stats,
         "generate_seconds": gen_seconds,

@@ -90,13 +90,11 @@ from __future__ import annotations
 
 import argparse
 import bisect
-import gc
 import ipaddress
 import multiprocessing
 import os
 import platform
 import random
-import resource
 import sys
 import tempfile
 import time
@@ -108,6 +106,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from measure import measure
 
 import topomap
 from topomap.policy import connlist, engine, loader
@@ -789,51 +788,6 @@ def make_queries(cluster: loader.LoadedCluster, sizes: Sizes) -> tuple[list[Quer
 # --- measurement (runs in spawned children) -------------------------------------------------------
 
 
-def _rss_kib() -> int:
-    """Current resident set size in KiB (Linux), else the peak as the best available."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return _peak_kib()
-
-
-def _peak_kib() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak  # macOS reports bytes
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS mark (Linux >= 4.0); False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def _measure(fn: Callable[..., Any], *args: Any) -> tuple[Any, dict[str, Any]]:
-    """Run ``fn(*args)`` once; its seconds, the peak RSS and the increment over the RSS before."""
-    gc.collect()
-    reset = _reset_peak()
-    before = _rss_kib()
-    start = time.perf_counter()
-    result = fn(*args)
-    seconds = time.perf_counter() - start
-    peak = _peak_kib()
-    return result, {
-        "seconds": seconds,
-        "rss_before_kib": before,
-        "peak_kib": peak,
-        "increment_kib": peak - before,
-        "peak_reset": reset,
-    }
-
-
 def _memo_info(eng: engine.PolicyEngine) -> dict[str, int]:
     """How many distinct direction results the engine computed (its memo's size)."""
     return {"memo_entries": eng.memo_size}
@@ -872,7 +826,7 @@ def _class_analysis(eng: engine.PolicyEngine) -> dict[str, int]:
 
 def run_load(root: str) -> dict[str, Any]:
     """Child: time ``load_cluster`` on the manifests."""
-    cluster, stats = _measure(loader.load_cluster, [root])
+    cluster, stats = measure(loader.load_cluster, [root])
     return {
         **stats,
         "namespaces": len(cluster.namespaces),
@@ -890,7 +844,7 @@ def _connlist_fresh(cluster: o.Cluster) -> tuple[engine.PolicyEngine, list[connl
 def run_connlist(root: str) -> dict[str, Any]:
     """Child: load (untimed), then time the full connlist from a fresh engine."""
     cluster = loader.load_cluster([root])
-    (eng, lines), stats = _measure(_connlist_fresh, cluster)
+    (eng, lines), stats = measure(_connlist_fresh, cluster)
     kinds: Counter[str] = Counter()
     for line in lines:
         src = "workload" if isinstance(line.src, o.Workload) else "ip"
@@ -927,7 +881,7 @@ def run_evaluate(root: str, sizes: Sizes) -> dict[str, Any]:
     """Child: load and build the queries (untimed), time them cold, then again warm."""
     cluster = loader.load_cluster([root])
     queries, info = make_queries(cluster, sizes)
-    (eng, cold), stats = _measure(_evaluate_fresh, cluster, queries)
+    (eng, cold), stats = measure(_evaluate_fresh, cluster, queries)
     memo_cold = _memo_info(eng)
     start = time.perf_counter()
     warm = _evaluate_all(eng, queries)

@@ -46,3 +46,12 @@ def read_expected(case: dict[str, Any]) -> str:
 def squash(text: str) -> str:
     """Upstream's comparison: exact after deleting every newline."""
     return text.replace("\n", "").replace("\r", "")
+
+
+def assert_same(actual: str, expected: str, where: str) -> None:
+    """Upstream's comparison; on failure, say which lines are missing and which are extra."""
+    if squash(actual) != squash(expected):
+        missing = sorted(set(expected.splitlines()) - set(actual.splitlines()))[:8]
+        extra = sorted(set(actual.splitlines()) - set(expected.splitlines()))[:8]
+        order = "" if missing or extra else "\n(same lines, different order)"
+        pytest.fail(f"{where}: missing {missing}\nextra {extra}{order}")

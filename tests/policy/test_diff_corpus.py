@@ -52,13 +52,7 @@ def _check(case: dict[str, Any], labels: tuple[str, str]) -> None:
     lines = _diff(case["dir1"], case["dir2"])
     actual = diff.RENDERERS[case["format"]](lines, labels)
     expected = corpus.read_expected(case)
-    if corpus.squash(actual) != corpus.squash(expected):
-        missing = [x for x in expected.splitlines() if x not in set(actual.splitlines())][:8]
-        extra = [x for x in actual.splitlines() if x not in set(expected.splitlines())][:8]
-        pytest.fail(
-            f"{case['dir1']} -> {case['dir2']}: missing {missing}\nextra {extra}"
-            + ("" if missing or extra else "\n(same lines, different order)")
-        )
+    corpus.assert_same(actual, expected, f"{case['dir1']} -> {case['dir2']}")
 
 
 @pytest.mark.parametrize("case", LIBRARY, ids=[corpus.case_id(c) for c in LIBRARY])

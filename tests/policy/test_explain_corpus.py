@@ -100,10 +100,7 @@ def test_explain_txt(case: dict[str, Any]) -> None:
         ingress_sources=sources,
     )
     expected = corpus.read_expected(case)
-    if corpus.squash(actual) != corpus.squash(expected):
-        missing = [line for line in expected.splitlines() if line not in actual.splitlines()][:8]
-        extra = [line for line in actual.splitlines() if line not in expected.splitlines()][:8]
-        pytest.fail(f"{case['input_dir']}: missing {missing}\nextra {extra}")
+    corpus.assert_same(actual, expected, case["input_dir"])
 
 
 @pytest.mark.parametrize("case", DEFAULT_CASES, ids=DEFAULT_IDS)

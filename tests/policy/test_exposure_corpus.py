@@ -61,10 +61,7 @@ def test_exposure(case: dict[str, Any]) -> None:
     cluster = loader.load_cluster([corpus.ROOT / case["input_dir"]])
     actual = run_case(case, cluster)
     expected = corpus.read_expected(case)
-    if corpus.squash(actual) != corpus.squash(expected):
-        missing = sorted(set(expected.splitlines()) - set(actual.splitlines()))[:8]
-        extra = sorted(set(actual.splitlines()) - set(expected.splitlines()))[:8]
-        pytest.fail(f"{case['input_dir']}: missing {missing}\nextra {extra}")
+    corpus.assert_same(actual, expected, case["input_dir"])
 
 
 def test_the_exposure_corpus_is_covered() -> None:
