@@ -34,6 +34,20 @@ def case_id(case: dict[str, Any]) -> str:
     return f"{case['category']}::{name}"
 
 
+def parametrize(
+    selected: list[dict[str, Any]], ids: list[str] | None = None
+) -> pytest.MarkDecorator:
+    """``parametrize("case", ...)`` over corpus cases; without the corpus, one case that
+    skips with the reason (rather than pytest's bare "got empty parameter set")."""
+    if not ROOT.exists():
+        return pytest.mark.parametrize(
+            "case", [pytest.param({}, marks=pytest.mark.skip(reason=ABSENT), id="no-corpus")]
+        )
+    return pytest.mark.parametrize(
+        "case", selected, ids=ids if ids is not None else [case_id(c) for c in selected]
+    )
+
+
 def require_corpus() -> None:
     if not ROOT.exists():
         pytest.skip(ABSENT)

@@ -73,7 +73,7 @@ def test_usage_errors(tmp_path: Path, args: list[str]) -> None:
 CLI_DIFF = [c for c in corpus.cases("cli_diff") if corpus.MULTI_NETWORK not in c["category"]]
 
 
-@pytest.mark.parametrize("case", CLI_DIFF, ids=[corpus.case_id(c) for c in CLI_DIFF])
+@corpus.parametrize(CLI_DIFF)
 def test_policy_diff_command_matches_netpol_analyzer_cli(case: dict[str, str]) -> None:
     corpus.require_corpus()
     result = topomap(

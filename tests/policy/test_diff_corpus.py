@@ -55,12 +55,12 @@ def _check(case: dict[str, Any], labels: tuple[str, str]) -> None:
     corpus.assert_same(actual, expected, f"{case['dir1']} -> {case['dir2']}")
 
 
-@pytest.mark.parametrize("case", LIBRARY, ids=[corpus.case_id(c) for c in LIBRARY])
+@corpus.parametrize(LIBRARY)
 def test_diff(case: dict[str, Any]) -> None:
     _check(case, ("ref1", "ref2"))
 
 
-@pytest.mark.parametrize("case", CLI, ids=[corpus.case_id(c) for c in CLI])
+@corpus.parametrize(CLI)
 def test_cli_diff(case: dict[str, Any]) -> None:
     _check(case, ("dir1", "dir2"))
 

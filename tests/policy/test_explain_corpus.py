@@ -19,8 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.policy import corpus
 from topomap.policy import connset, engine, explain, loader, objects
 
@@ -88,7 +86,7 @@ def _expected_pairs(text: str) -> tuple[list[str], list[str]]:
     return specific, defaults
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@corpus.parametrize(CASES, IDS)
 def test_explain_txt(case: dict[str, Any]) -> None:
     corpus.require_corpus()
     policy_engine, sources = _load(case)
@@ -103,7 +101,7 @@ def test_explain_txt(case: dict[str, Any]) -> None:
     corpus.assert_same(actual, expected, case["input_dir"])
 
 
-@pytest.mark.parametrize("case", DEFAULT_CASES, ids=DEFAULT_IDS)
+@corpus.parametrize(DEFAULT_CASES, DEFAULT_IDS)
 def test_system_default_pairs(case: dict[str, Any]) -> None:
     corpus.require_corpus()
     policy_engine, _ = _load(case)
@@ -120,7 +118,7 @@ def test_system_default_pairs(case: dict[str, Any]) -> None:
         assert ours == defaults
 
 
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@corpus.parametrize(CASES, IDS)
 def test_explanations_agree_with_engine(case: dict[str, Any]) -> None:
     corpus.require_corpus()
     policy_engine, sources = _load(case)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from tests.policy import corpus
 from topomap.policy import connlist, exposure, loader
 
@@ -55,7 +53,7 @@ def run_case(case: dict[str, Any], cluster: Any) -> str:
     return exposure.render(case["format"], report)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[corpus.case_id(c) for c in CASES])
+@corpus.parametrize(CASES)
 def test_exposure(case: dict[str, Any]) -> None:
     corpus.require_corpus()
     cluster = loader.load_cluster([corpus.ROOT / case["input_dir"]])

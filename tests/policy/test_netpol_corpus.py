@@ -45,7 +45,7 @@ def run_case(case: dict[str, Any], cluster: Any) -> str:
     return render.render(case["format"], lines, workloads=[] if focused else cluster.workloads)
 
 
-@pytest.mark.parametrize("case", PLAIN, ids=[corpus.case_id(c) for c in PLAIN])
+@corpus.parametrize(PLAIN)
 def test_connlist(case: dict[str, Any]) -> None:
     corpus.require_corpus()
     cluster = loader.load_cluster([corpus.ROOT / case["input_dir"]])
@@ -67,7 +67,7 @@ OUT_OF_SCOPE = [
 ]
 
 
-@pytest.mark.parametrize("case", OUT_OF_SCOPE, ids=[corpus.case_id(c) for c in OUT_OF_SCOPE])
+@corpus.parametrize(OUT_OF_SCOPE)
 def test_multi_network_is_out_of_scope(case: dict[str, Any]) -> None:
     """Reported, not hidden: these cases count in the summary as skipped, with the reason."""
     corpus.require_corpus()
