@@ -87,3 +87,48 @@ def test_selected_per_direction(tmp_path: Path) -> None:
     assert e.selected(w["db"], "ingress")  # type: ignore[arg-type]
     assert not e.selected(w["web"], "ingress")  # type: ignore[arg-type]
     assert e.selected(w["web"], "egress")  # the ANP's subject is every namespace
+
+
+PASS_TO_DEFAULT = """
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: y, labels: {app: b}}
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: pass-web}
+spec:
+  priority: 5
+  subject: {namespaces: {}}
+  egress:
+  - name: pass-80
+    action: Pass
+    to: [{namespaces: {}}]
+    ports: [{portNumber: {protocol: TCP, port: 80}}]
+  ingress:
+  - name: pass-80-in
+    action: Pass
+    from: [{namespaces: {}}]
+    ports: [{portNumber: {protocol: TCP, port: 80}}]
+"""
+
+
+def test_passed_port_that_nothing_decides_is_allowed_and_counts_as_covered(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "m.yaml").write_text(PASS_TO_DEFAULT)
+    e = engine.PolicyEngine(loader.load_cluster([tmp_path]))
+    w = workloads(e)
+    passed = engine.evaluate(e, w["a"], w["b"], "tcp", 80)  # type: ignore[arg-type]
+    assert passed.allowed and passed.covered
+    assert passed.egress.layer == engine.SYSTEM_DEFAULT  # the final decision
+    other = engine.evaluate(e, w["a"], w["b"], "tcp", 81)  # type: ignore[arg-type]
+    assert other.allowed and not other.covered
+    egress, _ = e.pair(w["a"], w["b"])  # type: ignore[arg-type]
+    assert not egress.by_default.contains("tcp", 80) and egress.by_default.contains("tcp", 81)

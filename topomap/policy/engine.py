@@ -91,12 +91,15 @@ class DirectionResult:
 
     @property
     def by_default(self) -> ConnSet:
-        """The ports allowed only because no rule decided them."""
-        out = EMPTY
+        """The ports allowed only because no rule decided them. A port an ANP passed counts as
+        decided (the pass is a reason), as in netpol-analyzer's explain output."""
+        out = passed = EMPTY
         for d in self.decisions:
             if d.layer == SYSTEM_DEFAULT:
                 out = out | d.conns
-        return out
+            elif d.verdict == "pass":
+                passed = passed | d.conns
+        return out - passed
 
 
 UNRESTRICTED = DirectionResult(ALL, (Decision(ALL, "allow", SYSTEM_DEFAULT),))
@@ -429,18 +432,23 @@ class Evaluation:
 
     allowed: bool
     egress: Decision
+    """The final decision on the egress side (an ANP ``Pass`` hands over to later layers)."""
     ingress: Decision
+    """The final decision on the ingress side."""
+    covered: bool
+    """Whether some policy rule (a ``Pass`` included) decided both directions, rather than the
+    system default alone."""
 
-    @property
-    def covered(self) -> bool:
-        """Whether a policy rule (not the system default) decided both directions."""
-        return SYSTEM_DEFAULT not in (self.egress.layer, self.ingress.layer)
 
-
-def _deciding(result: DirectionResult, protocol: str, port: int) -> Decision:
+def _deciding(result: DirectionResult, protocol: str, port: int) -> tuple[Decision, bool]:
+    """The final decision on one port, and whether a rule (not only the default) touched it."""
+    passed = False
     for decision in result.decisions:
         if decision.conns.contains(protocol, port):
-            return decision
+            if decision.verdict == "pass":
+                passed = True
+                continue
+            return decision, passed or decision.layer != SYSTEM_DEFAULT
     raise AssertionError("every port is decided by some layer")  # pragma: no cover
 
 
@@ -459,8 +467,14 @@ def evaluate(engine: PolicyEngine, src: Peer, dst: Peer, protocol: str, port: in
     found = engine._verdicts.get(key)
     if found is None:
         egress, ingress = engine.pair(src, dst)
-        e, i = _deciding(egress, protocol, port), _deciding(ingress, protocol, port)
+        (e, e_ruled), (i, i_ruled) = (
+            _deciding(egress, protocol, port),
+            _deciding(ingress, protocol, port),
+        )
         found = engine._verdicts[key] = Evaluation(
-            e.verdict == "allow" and i.verdict == "allow", e, i
+            allowed=e.verdict == "allow" and i.verdict == "allow",
+            egress=e,
+            ingress=i,
+            covered=e_ruled and i_ruled,
         )
     return found
