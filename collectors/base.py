@@ -1,0 +1,152 @@
+"""The one small interface every collector implements, and the loop that runs them safely.
+
+A collector is an object with a ``name``, a ``version``, ``check()`` (raises
+:class:`~topomap.errors.CollectorUnavailable` with the fix when it cannot run here: missing
+privilege, module or kernel feature) and ``collect(ctx)`` (yields what it observed, as parts of
+a Snapshot). :func:`run_collectors` runs any number of them and never lets one failure abort the
+run: each collector's outcome becomes a :class:`topomap.model.CollectorRun` in the snapshot's
+coverage, with the reason, so a partial result is always said to be partial.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+from topomap import model
+from topomap.errors import CollectorUnavailable
+
+#: The parts of a snapshot a collector may contribute, by field name of :class:`model.Snapshot`.
+PARTS = (
+    "hosts",
+    "processes",
+    "containers",
+    "namespaces",
+    "pods",
+    "workloads",
+    "services",
+    "listeners",
+    "connections",
+    "dns",
+)
+
+Observation = (
+    model.Host
+    | model.Process
+    | model.Container
+    | model.Namespace
+    | model.Pod
+    | model.Workload
+    | model.Service
+    | model.Listener
+    | model.Connection
+    | model.DnsAnswer
+)
+_PART_OF: dict[type, str] = {
+    model.Host: "hosts",
+    model.Process: "processes",
+    model.Container: "containers",
+    model.Namespace: "namespaces",
+    model.Pod: "pods",
+    model.Workload: "workloads",
+    model.Service: "services",
+    model.Listener: "listeners",
+    model.Connection: "connections",
+    model.DnsAnswer: "dns",
+}
+
+
+@dataclass
+class CollectorContext:
+    """What a collector needs to know about the run, and where it reports its blind spots."""
+
+    host: str
+    """Name of the observing host (the snapshot's observer)."""
+    started: datetime
+    """Start of the collection window (UTC)."""
+    skipped: Counter[str] = field(default_factory=Counter)
+    """What the collector saw but could not record, by reason (``ctx.skipped[why] += 1``)."""
+    warnings: list[str] = field(default_factory=list)
+    """Blind spots in words, e.g. ``netns 4026532999: permission denied``."""
+
+
+class Collector(Protocol):
+    """An observer of one source."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+
+    def check(self) -> None:
+        """Raise :class:`CollectorUnavailable` (with how to fix it) when it cannot run here."""
+
+    def collect(self, ctx: CollectorContext) -> Iterator[Observation]:
+        """Yield what was observed; record skips and warnings in ``ctx``."""
+
+
+@dataclass
+class Collected:
+    """Everything a set of collectors produced, ready to become a Snapshot."""
+
+    parts: dict[str, list[Observation]] = field(default_factory=lambda: {p: [] for p in PARTS})
+    runs: list[model.CollectorRun] = field(default_factory=list)
+
+    def snapshot(
+        self, *, snapshot_id: str, source: model.SourceKind, observer: str, window: model.Window
+    ) -> model.Snapshot:
+        return model.Snapshot(
+            snapshot_id=snapshot_id,
+            source=source,
+            observer=observer,
+            window=window,
+            collectors=tuple(self.runs),
+            **{part: tuple(items) for part, items in self.parts.items()},  # type: ignore[arg-type]
+        )
+
+
+def _run_one(collector: Collector, ctx: CollectorContext, into: Collected) -> model.CollectorRun:
+    counts: Counter[str] = Counter()
+    try:
+        collector.check()
+        for item in collector.collect(ctx):
+            part = _PART_OF[type(item)]
+            into.parts[part].append(item)
+            counts[part] += 1
+    except CollectorUnavailable as exc:
+        return model.CollectorRun(
+            name=collector.name, version=collector.version, status="unavailable", reason=str(exc)
+        )
+    except Exception as exc:  # safecall: a broken collector is recorded as failed, never fatal
+        return model.CollectorRun(
+            name=collector.name,
+            version=collector.version,
+            status="failed",
+            reason=f"{type(exc).__name__}: {exc}"[:256],
+            counts=dict(counts),
+            skipped=dict(ctx.skipped),
+            warnings=tuple(ctx.warnings),
+        )
+    partial = bool(ctx.skipped or ctx.warnings)
+    return model.CollectorRun(
+        name=collector.name,
+        version=collector.version,
+        status="partial" if partial else "ok",
+        counts=dict(sorted(counts.items())),
+        skipped=dict(sorted(ctx.skipped.items())),
+        warnings=tuple(ctx.warnings),
+    )
+
+
+def run_collectors(collectors: Sequence[Collector], *, host: str, started: datetime) -> Collected:
+    """Run each collector in turn; one that cannot run or fails is recorded, never fatal.
+
+    What a failing collector yielded before it failed is kept (and its run says ``failed``),
+    so nothing already observed is lost and the gap is visible in the coverage.
+    """
+    collected = Collected()
+    for collector in collectors:
+        ctx = CollectorContext(host=host, started=started)
+        collected.runs.append(_run_one(collector, ctx, collected))
+    return collected
