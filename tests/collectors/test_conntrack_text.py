@@ -1,0 +1,447 @@
+"""parse_conntrack_line/text against real /proc/net/nf_conntrack and `conntrack -L` shapes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from collectors.conntrack_text import (
+    ConntrackEntry,
+    ConntrackTuple,
+    parse_conntrack_line,
+    parse_conntrack_text,
+    to_connection,
+)
+from topomap import model
+
+V6_POD = "fd00:0010:0244:0001:0000:0000:0000:0005"
+V6_SVC = "fd00:0010:0096:0000:0000:0000:0000:0020"
+V6_BACKEND = "fd00:0010:0244:0002:0000:0000:0000:0007"
+
+
+def tup(src: str, dst: str, sport: int | None = None, dport: int | None = None) -> ConntrackTuple:
+    return ConntrackTuple(src, dst, sport, dport)
+
+
+def entry(**kw: Any) -> ConntrackEntry:
+    return ConntrackEntry(**kw)
+
+
+# (id, line, expected entry)
+CASES: list[tuple[str, str, ConntrackEntry]] = [
+    (
+        "proc tcp DNAT to ClusterIP backend",
+        "ipv4     2 tcp      6 431999 ESTABLISHED src=10.244.0.5 dst=10.96.0.20 sport=40000 "
+        "dport=7070 packets=10 bytes=1000 src=10.244.1.7 dst=10.244.0.5 sport=7070 dport=40000 "
+        "packets=8 bytes=5000 [ASSURED] mark=0 zone=0 use=2",
+        entry(
+            family=4,
+            protocol="tcp",
+            timeout=431999,
+            state="ESTABLISHED",
+            original=tup("10.244.0.5", "10.96.0.20", 40000, 7070),
+            reply=tup("10.244.1.7", "10.244.0.5", 7070, 40000),
+            packets_orig=10,
+            bytes_orig=1000,
+            packets_reply=8,
+            bytes_reply=5000,
+            assured=True,
+            mark=0,
+            zone=0,
+        ),
+    ),
+    (
+        "proc tcp SNAT to public address, reply.dst is the node",
+        "ipv4     2 tcp      6 117 TIME_WAIT src=10.244.0.5 dst=203.0.113.7 sport=51234 dport=443 "
+        "packets=12 bytes=2345 src=203.0.113.7 dst=192.168.1.10 sport=443 dport=51234 "
+        "packets=10 bytes=6789 [ASSURED] mark=0 zone=0 use=2",
+        entry(
+            family=4,
+            protocol="tcp",
+            timeout=117,
+            state="TIME_WAIT",
+            original=tup("10.244.0.5", "203.0.113.7", 51234, 443),
+            reply=tup("203.0.113.7", "192.168.1.10", 443, 51234),
+            packets_orig=12,
+            bytes_orig=2345,
+            packets_reply=10,
+            bytes_reply=6789,
+            assured=True,
+            mark=0,
+            zone=0,
+        ),
+    ),
+    (
+        "proc tcp without accounting, no zone",
+        "ipv4     2 tcp      6 299 ESTABLISHED src=192.168.1.10 dst=192.168.1.11 sport=6443 "
+        "dport=50412 src=192.168.1.11 dst=192.168.1.10 sport=50412 dport=6443 [ASSURED] "
+        "mark=0 use=1",
+        entry(
+            family=4,
+            protocol="tcp",
+            timeout=299,
+            state="ESTABLISHED",
+            original=tup("192.168.1.10", "192.168.1.11", 6443, 50412),
+            reply=tup("192.168.1.11", "192.168.1.10", 50412, 6443),
+            assured=True,
+            mark=0,
+        ),
+    ),
+    (
+        "proc udp unreplied",
+        "ipv4     2 udp      17 28 src=10.244.0.5 dst=10.96.0.10 sport=38211 dport=53 "
+        "packets=1 bytes=74 [UNREPLIED] src=10.244.0.3 dst=10.244.0.5 sport=53 dport=38211 "
+        "packets=0 bytes=0 mark=0 zone=0 use=2",
+        entry(
+            family=4,
+            protocol="udp",
+            timeout=28,
+            state=None,
+            original=tup("10.244.0.5", "10.96.0.10", 38211, 53),
+            reply=tup("10.244.0.3", "10.244.0.5", 53, 38211),
+            packets_orig=1,
+            bytes_orig=74,
+            packets_reply=0,
+            bytes_reply=0,
+            unreplied=True,
+            mark=0,
+            zone=0,
+        ),
+    ),
+    (
+        "proc udp unreplied without accounting",
+        "ipv4     2 udp      17 25 src=10.0.0.1 dst=10.0.0.255 sport=137 dport=137 [UNREPLIED] "
+        "src=10.0.0.255 dst=10.0.0.1 sport=137 dport=137 mark=0 use=2",
+        entry(
+            family=4,
+            protocol="udp",
+            timeout=25,
+            state=None,
+            original=tup("10.0.0.1", "10.0.0.255", 137, 137),
+            reply=tup("10.0.0.255", "10.0.0.1", 137, 137),
+            unreplied=True,
+            mark=0,
+        ),
+    ),
+    (
+        "proc icmp",
+        "ipv4     2 icmp     1 29 src=10.244.0.5 dst=8.8.8.8 type=8 code=0 id=4242 packets=1 "
+        "bytes=84 src=8.8.8.8 dst=192.168.1.10 type=0 code=0 id=4242 packets=1 bytes=84 "
+        "mark=0 zone=0 use=2",
+        entry(
+            family=4,
+            protocol="icmp",
+            timeout=29,
+            state=None,
+            original=tup("10.244.0.5", "8.8.8.8"),
+            reply=tup("8.8.8.8", "192.168.1.10"),
+            packets_orig=1,
+            bytes_orig=84,
+            packets_reply=1,
+            bytes_reply=84,
+            mark=0,
+            zone=0,
+        ),
+    ),
+    (
+        "proc ipv6 tcp DNAT, full addresses",
+        f"ipv6     10 tcp      6 86399 ESTABLISHED src={V6_POD} dst={V6_SVC} sport=41000 "
+        f"dport=80 packets=5 bytes=400 src={V6_BACKEND} dst={V6_POD} sport=8080 dport=41000 "
+        "packets=4 bytes=900 [ASSURED] mark=0 zone=0 use=2",
+        entry(
+            family=6,
+            protocol="tcp",
+            timeout=86399,
+            state="ESTABLISHED",
+            original=tup(V6_POD, V6_SVC, 41000, 80),
+            reply=tup(V6_BACKEND, V6_POD, 8080, 41000),
+            packets_orig=5,
+            bytes_orig=400,
+            packets_reply=4,
+            bytes_reply=900,
+            assured=True,
+            mark=0,
+            zone=0,
+        ),
+    ),
+    (
+        "proc icmpv6",
+        f"ipv6     10 icmpv6   58 29 src={V6_POD} dst={V6_BACKEND} type=128 code=0 id=7 "
+        f"src={V6_BACKEND} dst={V6_POD} type=129 code=0 id=7 mark=0 use=2",
+        entry(
+            family=6,
+            protocol="icmpv6",
+            timeout=29,
+            state=None,
+            original=tup(V6_POD, V6_BACKEND),
+            reply=tup(V6_BACKEND, V6_POD),
+            mark=0,
+        ),
+    ),
+    (
+        "proc sctp with state and secctx",
+        "ipv4     2 sctp     132 431997 ESTABLISHED src=10.244.0.5 dst=10.244.2.9 sport=36412 "
+        "dport=36412 src=10.244.2.9 dst=10.244.0.5 sport=36412 dport=36412 [ASSURED] mark=0 "
+        "secctx=system_u:object_r:unlabeled_t:s0 zone=0 use=2",
+        entry(
+            family=4,
+            protocol="sctp",
+            timeout=431997,
+            state="ESTABLISHED",
+            original=tup("10.244.0.5", "10.244.2.9", 36412, 36412),
+            reply=tup("10.244.2.9", "10.244.0.5", 36412, 36412),
+            assured=True,
+            mark=0,
+            zone=0,
+        ),
+    ),
+    (
+        "proc mark and non-default zone",
+        "ipv4     2 tcp      6 60 SYN_SENT src=10.0.0.1 dst=10.0.0.2 sport=40001 dport=22 "
+        "[UNREPLIED] src=10.0.0.2 dst=10.0.0.1 sport=22 dport=40001 mark=16384 zone=7 use=2",
+        entry(
+            family=4,
+            protocol="tcp",
+            timeout=60,
+            state="SYN_SENT",
+            original=tup("10.0.0.1", "10.0.0.2", 40001, 22),
+            reply=tup("10.0.0.2", "10.0.0.1", 22, 40001),
+            unreplied=True,
+            mark=16384,
+            zone=7,
+        ),
+    ),
+    (
+        "proc unknown protocol name, known number",
+        "ipv4     2 unknown  17 30 src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 src=10.0.0.2 "
+        "dst=10.0.0.1 sport=2 dport=1 mark=0 use=1",
+        entry(
+            family=4,
+            protocol="udp",
+            timeout=30,
+            state=None,
+            original=tup("10.0.0.1", "10.0.0.2", 1, 2),
+            reply=tup("10.0.0.2", "10.0.0.1", 2, 1),
+            mark=0,
+        ),
+    ),
+    (
+        "conntrack -L tcp",
+        "tcp      6 431999 ESTABLISHED src=10.244.0.5 dst=10.96.0.20 sport=40000 dport=7070 "
+        "packets=10 bytes=1000 src=10.244.1.7 dst=10.244.0.5 sport=7070 dport=40000 packets=8 "
+        "bytes=5000 [ASSURED] mark=0 use=1",
+        entry(
+            family=4,
+            protocol="tcp",
+            timeout=431999,
+            state="ESTABLISHED",
+            original=tup("10.244.0.5", "10.96.0.20", 40000, 7070),
+            reply=tup("10.244.1.7", "10.244.0.5", 7070, 40000),
+            packets_orig=10,
+            bytes_orig=1000,
+            packets_reply=8,
+            bytes_reply=5000,
+            assured=True,
+            mark=0,
+        ),
+    ),
+    (
+        "conntrack -L udp unreplied, no accounting",
+        "udp      17 27 src=10.244.0.5 dst=10.96.0.10 sport=52000 dport=53 [UNREPLIED] "
+        "src=10.244.0.3 dst=10.244.0.5 sport=53 dport=52000 mark=0 use=1",
+        entry(
+            family=4,
+            protocol="udp",
+            timeout=27,
+            state=None,
+            original=tup("10.244.0.5", "10.96.0.10", 52000, 53),
+            reply=tup("10.244.0.3", "10.244.0.5", 53, 52000),
+            unreplied=True,
+            mark=0,
+        ),
+    ),
+    (
+        "conntrack -L ipv6 compressed, family from address",
+        "tcp      6 300 ESTABLISHED src=fd00:10:244:1::5 dst=fd00:10:96::20 sport=41000 dport=80 "
+        "src=fd00:10:244:2::7 dst=fd00:10:244:1::5 sport=8080 dport=41000 [ASSURED] mark=0 use=1",
+        entry(
+            family=6,
+            protocol="tcp",
+            timeout=300,
+            state="ESTABLISHED",
+            original=tup("fd00:10:244:1::5", "fd00:10:96::20", 41000, 80),
+            reply=tup("fd00:10:244:2::7", "fd00:10:244:1::5", 8080, 41000),
+            assured=True,
+            mark=0,
+        ),
+    ),
+    (
+        "conntrack -L -o extended",
+        "ipv4     2 tcp      6 431999 ESTABLISHED src=10.244.0.5 dst=10.96.0.20 sport=40000 "
+        "dport=7070 src=10.244.1.7 dst=10.244.0.5 sport=7070 dport=40000 [ASSURED] mark=0 use=1",
+        entry(
+            family=4,
+            protocol="tcp",
+            timeout=431999,
+            state="ESTABLISHED",
+            original=tup("10.244.0.5", "10.96.0.20", 40000, 7070),
+            reply=tup("10.244.1.7", "10.244.0.5", 7070, 40000),
+            assured=True,
+            mark=0,
+        ),
+    ),
+    (
+        "conntrack -L -o id, icmp id kept apart from entry id",
+        "icmp     1 29 src=10.244.0.5 dst=1.1.1.1 type=8 code=0 id=31 src=1.1.1.1 "
+        "dst=192.168.1.10 type=0 code=0 id=31 mark=0 use=1 id=3735928559",
+        entry(
+            family=4,
+            protocol="icmp",
+            timeout=29,
+            state=None,
+            original=tup("10.244.0.5", "1.1.1.1"),
+            reply=tup("1.1.1.1", "192.168.1.10"),
+            mark=0,
+            id=3735928559,
+        ),
+    ),
+    (
+        "conntrack -L tuple zone (libnetfilter_conntrack), offload flag",
+        "tcp      6 120 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=1000 dport=2000 zone=3 "
+        "src=10.0.0.2 dst=10.0.0.1 sport=2000 dport=1000 [OFFLOAD] [ASSURED] mark=1 use=1",
+        entry(
+            family=4,
+            protocol="tcp",
+            timeout=120,
+            state="ESTABLISHED",
+            original=tup("10.0.0.1", "10.0.0.2", 1000, 2000),
+            reply=tup("10.0.0.2", "10.0.0.1", 2000, 1000),
+            assured=True,
+            mark=1,
+            zone=3,
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_parse_line(line: str, expected: ConntrackEntry) -> None:
+    assert parse_conntrack_line(line) == expected
+    assert parse_conntrack_line(line + "\n") == expected
+
+
+GOOD = CASES[0][1]
+
+# (id, line, reason)
+BAD: list[tuple[str, str, str]] = [
+    ("cut inside the reply tuple", GOOD[:120], "truncated"),
+    ("cut before use=", GOOD.rsplit(" use=", 1)[0], "truncated"),
+    ("cut inside the original tuple", "tcp      6 431999 ESTABLISHED src=10.0.0.1", "truncated"),
+    ("bad port", GOOD.replace("sport=40000", "sport=4x000"), "bad number"),
+    ("bad timeout", GOOD.replace("431999", "soon"), "bad number"),
+    (
+        "gre",
+        "ipv4     2 gre      47 179 src=10.0.0.1 dst=10.0.0.2 srckey=0x0 dstkey=0x0 "
+        "src=10.0.0.2 dst=10.0.0.1 srckey=0x0 dstkey=0x0 [ASSURED] mark=0 use=1",
+        "unsupported protocol",
+    ),
+    (
+        "igmp",
+        "ipv4     2 unknown  2 599 src=10.0.0.1 dst=224.0.0.22 src=224.0.0.22 dst=10.0.0.1 "
+        "mark=0 use=1",
+        "unsupported protocol",
+    ),
+    ("family number mismatch", GOOD.replace("ipv4     2", "ipv4     10"), "malformed"),
+    ("garbage", "hello world this is not conntrack", "malformed"),
+    (
+        "tuple out of order",
+        GOOD.replace("sport=40000 dport=7070", "dport=7070 sport=40000"),
+        "malformed",
+    ),
+    ("empty source", GOOD.replace("src=10.244.0.5 dst=10.96", "src= dst=10.96"), "malformed"),
+]
+
+
+@pytest.mark.parametrize(("line", "reason"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_lines_are_skipped_by_reason(line: str, reason: str) -> None:
+    assert parse_conntrack_line(line) is None
+    entries, skipped = parse_conntrack_text(line + "\n")
+    assert entries == []
+    assert skipped == {reason: 1}
+
+
+def test_text_mixes_entries_bad_lines_and_summary() -> None:
+    lines = [c[1] for c in CASES] + [b[1] for b in BAD]
+    text = "\n".join(lines) + "\n\n   \n"
+    text += "conntrack v1.4.7 (conntrack-tools): 12 flow entries have been shown.\n"
+    entries, skipped = parse_conntrack_text(text)
+    assert entries == [c[2] for c in CASES]
+    expected: dict[str, int] = {}
+    for _, _, reason in BAD:
+        expected[reason] = expected.get(reason, 0) + 1
+    assert skipped == expected
+
+
+def test_empty_and_summary_only() -> None:
+    assert parse_conntrack_text("") == ([], {})
+    summary = "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n"
+    assert parse_conntrack_text(summary) == ([], {})
+    assert parse_conntrack_line(summary) is None
+
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+T1 = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
+
+
+def _line(case_id: str) -> str:
+    return next(c[1] for c in CASES if c[0] == case_id)
+
+
+def test_to_connection_dnat() -> None:
+    e = parse_conntrack_line(_line("proc tcp DNAT to ClusterIP backend"))
+    assert e is not None
+    c = to_connection(e, first_seen=T0, last_seen=T1, netns="4026531840")
+    assert c == model.Connection(
+        protocol="tcp",
+        original=model.FlowTuple(src="10.244.0.5", dst="10.96.0.20", sport=40000, dport=7070),
+        reply=model.FlowTuple(src="10.244.1.7", dst="10.244.0.5", sport=7070, dport=40000),
+        initiator="src",
+        state="ESTABLISHED",
+        packets_orig=10,
+        bytes_orig=1000,
+        packets_reply=8,
+        bytes_reply=5000,
+        first_seen=T0,
+        last_seen=T1,
+        observed_by="conntrack",
+        netns="4026531840",
+        conntrack_zone=None,
+        mark=None,
+    )
+
+
+def test_to_connection_unreplied_udp_and_icmp() -> None:
+    e = parse_conntrack_line(_line("proc udp unreplied"))
+    assert e is not None
+    c = to_connection(e, first_seen=T0, last_seen=T1)
+    assert (c.state, c.protocol, c.netns, c.reply) == (
+        "UNREPLIED",
+        "udp",
+        None,
+        model.FlowTuple(src="10.244.0.3", dst="10.244.0.5", sport=53, dport=38211),
+    )
+    i = parse_conntrack_line(_line("proc icmp"))
+    assert i is not None
+    ci = to_connection(i, first_seen=T0, last_seen=T0)
+    assert ci.state is None
+    assert ci.original == model.FlowTuple(src="10.244.0.5", dst="8.8.8.8")
+    assert ci.reply is not None and ci.reply.dst == "192.168.1.10"  # SNAT to the node
+
+
+def test_to_connection_keeps_tcp_state_zone_and_mark() -> None:
+    e = parse_conntrack_line(_line("proc mark and non-default zone"))
+    assert e is not None
+    c = to_connection(e, first_seen=T0, last_seen=T1)
+    assert (c.state, c.conntrack_zone, c.mark, c.packets_orig) == ("SYN_SENT", 7, 16384, None)
