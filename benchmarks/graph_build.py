@@ -64,7 +64,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import multiprocessing
 import os
 import platform
 import random
@@ -79,7 +78,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-from measure import measure
+from measure import in_child, mb, measure, yes
 
 import topomap
 from topomap import export, graph, ids, model, snapshot_io, views
@@ -652,23 +651,7 @@ def run_baseline(sizes: Sizes, check: bool) -> dict[str, Any]:
     return result
 
 
-def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run ``fn(*args)`` in a fresh spawned interpreter, so its peak RSS is its own."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1, maxtasksperchild=1) as pool:
-        result: dict[str, Any] = pool.apply(fn, args)
-    return result
-
-
 # --- report ------------------------------------------------------------------------------------
-
-
-def _mb(kib: int) -> str:
-    return f"{max(kib, 0) / 1024:,.0f} MB"
-
-
-def _yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -731,9 +714,9 @@ def main(argv: list[str] | None = None) -> int:
     bases: list[dict[str, Any]] = []
     for run in range(max(1, args.repeat)):
         first = run == 0
-        tops.append(_in_child(run_topomap, sizes, first and not args.no_extras, first and check))
+        tops.append(in_child(run_topomap, sizes, first and not args.no_extras, first and check))
         print(f"  run {run + 1}: topomap build_graph {tops[-1]['seconds']:.2f} s", flush=True)
-        bases.append(_in_child(run_baseline, sizes, first and check))
+        bases.append(in_child(run_baseline, sizes, first and check))
         print(f"  run {run + 1}: networkx baseline   {bases[-1]['seconds']:.2f} s", flush=True)
     top = min(tops, key=lambda r: r["seconds"])
     base = min(bases, key=lambda r: r["seconds"])
@@ -761,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
         ("networkx baseline", base, base_peak, base_inc),
     ):
         print(
-            f"{label:28} {r['seconds']:>9.2f} {_mb(peak):>10} {_mb(inc):>10} "
+            f"{label:28} {r['seconds']:>9.2f} {mb(peak):>10} {mb(inc):>10} "
             f"{r['nodes']:>8,} {r['edges']:>8,}"
         )
     inc_ratio = f"{top_inc / base_inc:.2f}x" if base_inc > 0 else "-"
@@ -775,16 +758,16 @@ def main(argv: list[str] | None = None) -> int:
         same_nodes = tops[0]["node_ids"] == bases[0]["node_ids"]
         same_edges = tops[0]["edge_ids"] == bases[0]["edge_ids"]
         print(
-            f"same node set: {_yes(same_nodes)}; same edge set: {_yes(same_edges)}; "
+            f"same node set: {yes(same_nodes)}; same edge set: {yes(same_edges)}; "
             f"connections on topomap edges: {tops[0]['connections_on_edges']:,} "
-            f"(= distinct connections: {_yes(tops[0]['connections_on_edges'] == c['flows'])})"
+            f"(= distinct connections: {yes(tops[0]['connections_on_edges'] == c['flows'])})"
         )
     print()
     time_ok = ratio <= TARGET_RATIO
     mem_ok = top_peak * 1024 < TARGET_PEAK_BYTES
     print(
-        f"target: within {TARGET_RATIO:g}x of the baseline's time: {_yes(time_ok)} "
-        f"({ratio:.2f}x); peak RSS under 4 GB: {_yes(mem_ok)} ({_mb(top_peak)})"
+        f"target: within {TARGET_RATIO:g}x of the baseline's time: {yes(time_ok)} "
+        f"({ratio:.2f}x); peak RSS under 4 GB: {yes(mem_ok)} ({mb(top_peak)})"
     )
     t0 = tops[0]
     if "project_workload_seconds" in t0:

@@ -1,6 +1,6 @@
 """Time and peak memory of one call, for the benchmark scripts (run in spawned children).
 
-Peak RSS is ``ru_maxrss`` after the call, measured from a reset high-water mark
+Also the small report helpers both scripts share. Peak RSS is ``ru_maxrss`` after the call, measured from a reset high-water mark
 (``/proc/self/clear_refs``, Linux >= 4.0) so it is the call's own peak; *increment* is that peak
 minus the resident size just before the call.
 """
@@ -8,6 +8,7 @@ minus the resident size just before the call.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import resource
 import sys
 import time
@@ -58,3 +59,21 @@ def measure(fn: Callable[..., Any], *args: Any) -> tuple[Any, dict[str, Any]]:
         "increment_kib": peak - before,
         "peak_reset": reset,
     }
+
+
+def in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    """Run ``fn(*args)`` in a fresh spawned interpreter, so its peak RSS is its own."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1, maxtasksperchild=1) as pool:
+        result: dict[str, Any] = pool.apply(fn, args)
+    return result
+
+
+def mb(kib: int) -> str:
+    """KiB as whole megabytes for the report tables."""
+    return f"{max(kib, 0) / 1024:,.0f} MB"
+
+
+def yes(ok: bool) -> str:
+    """How a report says whether a target was met."""
+    return "yes" if ok else "NO"

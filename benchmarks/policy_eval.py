@@ -91,7 +91,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import ipaddress
-import multiprocessing
 import os
 import platform
 import random
@@ -106,7 +105,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from measure import measure
+from measure import in_child, mb, measure, yes
 
 import topomap
 from topomap.policy import connlist, engine, loader
@@ -897,23 +896,7 @@ def run_evaluate(root: str, sizes: Sizes) -> dict[str, Any]:
     }
 
 
-def _in_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run ``fn(*args)`` in a fresh spawned interpreter, so its peak RSS is its own."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1, maxtasksperchild=1) as pool:
-        result: dict[str, Any] = pool.apply(fn, args)
-    return result
-
-
 # --- report --------------------------------------------------------------------------------------
-
-
-def _mb(kib: int) -> str:
-    return f"{max(kib, 0) / 1024:,.0f} MB"
-
-
-def _yes(ok: bool) -> str:
-    return "yes" if ok else "NO"
 
 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -995,11 +978,11 @@ def main(argv: list[str] | None = None) -> int:
         lists: list[dict[str, Any]] = []
         evals: list[dict[str, Any]] = []
         for run in range(max(1, args.repeat)):
-            loads.append(_in_child(run_load, str(root)))
+            loads.append(in_child(run_load, str(root)))
             print(f"  run {run + 1}: load_cluster      {loads[-1]['seconds']:7.2f} s", flush=True)
-            lists.append(_in_child(run_connlist, str(root)))
+            lists.append(in_child(run_connlist, str(root)))
             print(f"  run {run + 1}: connlist          {lists[-1]['seconds']:7.2f} s", flush=True)
-            evals.append(_in_child(run_evaluate, str(root), sizes))
+            evals.append(in_child(run_evaluate, str(root), sizes))
             print(
                 f"  run {run + 1}: {sizes.queries:,} evaluate {evals[-1]['seconds']:7.2f} s",
                 flush=True,
@@ -1022,8 +1005,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"{sizes.queries:,} x evaluate (fresh engine)", ev),
     ):
         print(
-            f"{label:36} {r['seconds']:>9.2f} {_mb(r['peak_kib']):>10} "
-            f"{_mb(r['increment_kib']):>10}"
+            f"{label:36} {r['seconds']:>9.2f} {mb(r['peak_kib']):>10} {mb(r['increment_kib']):>10}"
         )
     print(f"{f'{sizes.queries:,} x evaluate again (warm)':36} {ev['warm_seconds']:>9.2f}")
     if not (load["peak_reset"] and cl["peak_reset"] and ev["peak_reset"]):
@@ -1063,7 +1045,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"verdicts: {ev['allowed']:,} allowed, {q['queries'] - ev['allowed']:,} denied, "
         f"{ev['covered']:,} covered by a policy both ways; warm pass same verdicts: "
-        f"{_yes(ev['warm_same'])}"
+        f"{yes(ev['warm_same'])}"
     )
     print()
     full_size = counts["pods"] >= FULL["pods"] and counts["policies"] >= FULL["policies"]
@@ -1071,10 +1053,10 @@ def main(argv: list[str] | None = None) -> int:
     cl_ok = cl["seconds"] < TARGET_CONNLIST_SECONDS
     ev_ok = ev["seconds"] < TARGET_EVALUATE_SECONDS
     print(
-        f"target: connlist under {TARGET_CONNLIST_SECONDS:g} s: {_yes(cl_ok)} "
+        f"target: connlist under {TARGET_CONNLIST_SECONDS:g} s: {yes(cl_ok)} "
         f"({cl['seconds']:.2f} s); {sizes.queries:,} evaluate under "
-        f"{TARGET_EVALUATE_SECONDS:g} s: {_yes(ev_ok)} ({ev['seconds']:.2f} s); peak RSS "
-        f"{_mb(max(cl['peak_kib'], ev['peak_kib']))}"
+        f"{TARGET_EVALUATE_SECONDS:g} s: {yes(ev_ok)} ({ev['seconds']:.2f} s); peak RSS "
+        f"{mb(max(cl['peak_kib'], ev['peak_kib']))}"
         + ("" if full_size else " (the targets are for the full size)")
     )
     return 0

@@ -7,20 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from topomap.model import NodeId
-
-KINDS: Final = (
-    "host",
-    "namespace",
-    "workload",
-    "service",
-    "pod",
-    "container",
-    "process",
-    "external",
-)
 
 
 def host(name: str) -> NodeId:
