@@ -1,8 +1,9 @@
 """Time and peak memory of one call, for the benchmark scripts (run in spawned children).
 
-Also the small report helpers both scripts share. Peak RSS is ``ru_maxrss`` after the call, measured from a reset high-water mark
-(``/proc/self/clear_refs``, Linux >= 4.0) so it is the call's own peak; *increment* is that peak
-minus the resident size just before the call.
+Also the small helpers both scripts share (a spawned child per measured step, report
+formatting). Peak RSS is ``ru_maxrss`` after the call, measured from a reset high-water mark
+(``/proc/self/clear_refs``, Linux >= 4.0) so it is the call's own peak; *increment* is that
+peak minus the resident size just before the call.
 """
 
 from __future__ import annotations
