@@ -8,9 +8,10 @@ module turns them into two things that must never disagree:
 * a JSON Schema (draft 2020-12) for the docs and for other tools, with each field's description
   taken from the attribute docstring under it in the source.
 
-Supported annotations: ``int``, ``float``, ``str``, ``bool``, ``datetime`` (RFC 3339 with an
-offset), ``Literal[...]`` of strings, ``X | None``, ``int | str``, ``tuple[X, ...]``,
-``dict[str, X]`` and nested dataclasses. Unknown keys are errors: a typo must not pass silently.
+Supported annotations: ``int``, ``float``, ``str``, ``bool``, ``date`` (ISO 8601 ``YYYY-MM-DD``),
+``datetime`` (RFC 3339 with an offset), ``Literal[...]`` of strings, ``X | None``,
+``int | str``, ``tuple[X, ...]``, ``dict[str, X]`` and nested dataclasses. Unknown keys are
+errors: a typo must not pass silently.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import textwrap
 import types
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 Decoder = Callable[[Any], Any]
@@ -104,7 +105,20 @@ def _decode_datetime(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$").match
+
+
+def _decode_date(value: Any) -> date:
+    if type(value) is not str or not _ISO_DATE(value):
+        raise DecodeError(f"expected a date like 2026-12-31, found {_describe(value)}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DecodeError(f"expected a date like 2026-12-31, found {_describe(value)}") from None
+
+
 _SCALARS: dict[Any, Decoder] = {
+    date: _decode_date,
     int: _decode_int,
     float: _decode_float,
     str: _decode_str,
@@ -265,6 +279,8 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": simple[tp]}
     if tp is datetime:
         return {"type": "string", "format": "date-time", "pattern": RFC3339}
+    if tp is date:
+        return {"type": "string", "format": "date"}
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if tp.__name__ not in defs:
             defs[tp.__name__] = {}  # placeholder for recursion
