@@ -10,12 +10,16 @@ coverage, with the reason, so a partial result is always said to be partial.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
+from collectors.merge import Observation
 from topomap import model
 from topomap.errors import CollectorUnavailable
 
@@ -33,18 +37,6 @@ PARTS = (
     "dns",
 )
 
-Observation = (
-    model.Host
-    | model.Process
-    | model.Container
-    | model.Namespace
-    | model.Pod
-    | model.Workload
-    | model.Service
-    | model.Listener
-    | model.Connection
-    | model.DnsAnswer
-)
 _PART_OF: dict[type, str] = {
     model.Host: "hosts",
     model.Process: "processes",
@@ -71,6 +63,35 @@ class CollectorContext:
     """What the collector saw but could not record, by reason (``ctx.skipped[why] += 1``)."""
     warnings: list[str] = field(default_factory=list)
     """Blind spots in words, e.g. ``netns 4026532999: permission denied``."""
+    duration: float = 0.0
+    """Seconds to keep observing; 0 is one shot."""
+    interval: float = 5.0
+    """Seconds between polls when ``duration`` is set."""
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set to end a running collection early (Ctrl-C); polls stop at the next interval."""
+
+    def polls(self) -> Iterator[datetime]:
+        """The times to poll at: once for a one-shot run; otherwise every ``interval`` until
+        ``duration`` is over, the last poll at its end (so the window is covered)."""
+        yield datetime.now(UTC)
+        if self.duration <= 0:
+            return
+        deadline = time.monotonic() + self.duration
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stop.wait(min(self.interval, left))
+            yield datetime.now(UTC)
+
+    def warn(self, text: str, limit: int = 50) -> None:
+        """Record a blind spot once; past ``limit`` warnings only a count is kept."""
+        if text in self.warnings:
+            return
+        if len(self.warnings) < limit:
+            self.warnings.append(text)
+        else:
+            self.skipped["warnings not shown"] += 1
 
 
 class Collector(Protocol):
@@ -139,14 +160,36 @@ def _run_one(collector: Collector, ctx: CollectorContext, into: Collected) -> mo
     )
 
 
-def run_collectors(collectors: Sequence[Collector], *, host: str, started: datetime) -> Collected:
-    """Run each collector in turn; one that cannot run or fails is recorded, never fatal.
+def run_collectors(
+    collectors: Sequence[Collector],
+    *,
+    host: str,
+    started: datetime,
+    duration: float = 0.0,
+    interval: float = 5.0,
+    stop: threading.Event | None = None,
+) -> Collected:
+    """Run the collectors, each in its own thread; one that cannot run or fails is recorded,
+    never fatal.
 
-    What a failing collector yielded before it failed is kept (and its run says ``failed``),
-    so nothing already observed is lost and the gap is visible in the coverage.
+    They run side by side so that, with a ``duration``, they all observe the same window. What a
+    failing collector yielded before it failed is kept (and its run says ``failed``), so nothing
+    already observed is lost and the gap is visible in the coverage. Runs and parts keep the
+    order of ``collectors``.
     """
+    stop = stop or threading.Event()
+    contexts = [
+        CollectorContext(
+            host=host, started=started, duration=duration, interval=interval, stop=stop
+        )
+        for _ in collectors
+    ]
+    partial = [Collected() for _ in collectors]
+    with ThreadPoolExecutor(max_workers=max(1, len(collectors))) as pool:
+        runs = list(pool.map(_run_one, collectors, contexts, partial))
     collected = Collected()
-    for collector in collectors:
-        ctx = CollectorContext(host=host, started=started)
-        collected.runs.append(_run_one(collector, ctx, collected))
+    for run, part in zip(runs, partial, strict=True):
+        collected.runs.append(run)
+        for name, items in part.parts.items():
+            collected.parts[name].extend(items)
     return collected

@@ -76,6 +76,8 @@ _SOCKET_LINK = re.compile(r"socket:\[([0-9]+)\]")
 #: Columns up to and including the inode: sl, local, remote, st, tx:rx, tr:tm, retrnsmt, uid,
 #: timeout, inode.
 _MIN_FIELDS = 10
+#: How many skipped lines are reported with their line numbers (the rest are only counted).
+MAX_BAD_LINES = 20
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -115,6 +117,8 @@ class ProcNetTable:
     """Rows in file order."""
     skipped: dict[str, int] = field(default_factory=dict)
     """Malformed lines skipped, counted by reason."""
+    bad_lines: tuple[tuple[int, str], ...] = ()
+    """``(line number, reason)`` of the first :data:`MAX_BAD_LINES` skipped lines (1-based)."""
 
 
 class _Malformed(Exception):
@@ -202,7 +206,8 @@ def parse_proc_net(text: str, protocol: SocketProtocol, family: Family) -> ProcN
     """
     rows: list[SocketRow] = []
     skipped: Counter[str] = Counter()
-    for line in text.splitlines():
+    bad: list[tuple[int, str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
         fields = line.split()
         if not fields or fields[0] == "sl":
             continue
@@ -210,7 +215,9 @@ def parse_proc_net(text: str, protocol: SocketProtocol, family: Family) -> ProcN
             rows.append(_parse_line(fields, protocol, family))
         except _Malformed as e:
             skipped[str(e)] += 1
-    return ProcNetTable(rows=tuple(rows), skipped=dict(skipped))
+            if len(bad) < MAX_BAD_LINES:
+                bad.append((number, str(e)))
+    return ProcNetTable(rows=tuple(rows), skipped=dict(skipped), bad_lines=tuple(bad))
 
 
 def is_listener(row: SocketRow) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import click
 import orjson
 
-from topomap import __version__, export, graph, snapshot_io, summary, views
+from topomap import __version__, collect_cli, export, graph, snapshot_io, summary, views
 from topomap.errors import InputError, TopomapError
 from topomap.policy import commands as policy_commands
 
@@ -180,6 +180,7 @@ def demo_command(directory: str | None, view: str) -> None:
 
 
 cli.add_command(policy_commands.policy)
+cli.add_command(collect_cli.collect_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

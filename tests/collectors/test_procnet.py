@@ -198,6 +198,7 @@ def test_parse_tcp() -> None:
         row(("10.0.0.5", 22), ("192.168.1.11", 57826), "NEW_SYN_RECV", inode=0),
     )
     assert table.skipped == {"bad address": 1, "too few fields": 1}
+    assert table.bad_lines == ((8, "bad address"), (9, "too few fields"))
 
 
 def test_parse_tcp6_keeps_mapped_addresses_as_written() -> None:
@@ -254,7 +255,9 @@ def test_parse_udp_and_udp6() -> None:
     ],
 )
 def test_malformed_lines_are_counted_not_raised(line: str, reason: str) -> None:
-    assert parse_proc_net(line, "tcp", 4) == ProcNetTable(rows=(), skipped={reason: 1})
+    assert parse_proc_net(line, "tcp", 4) == ProcNetTable(
+        rows=(), skipped={reason: 1}, bad_lines=((1, reason),)
+    )
 
 
 def test_udp_only_knows_its_two_states() -> None:
