@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("dash", "dash_cytoscape", "plotly", "scapy", "kubernetes")
 #: Core modules allowed to import the heavy stacks (only the web module imports dash).
 WEB_MODULES = {"topomap/webapp.py"}
-#: Only the CLI wires collectors in.
-CLI_MODULES = {"topomap/cli.py"}
+#: Only the CLI (its collect verb included) wires collectors in.
+CLI_MODULES = {"topomap/cli.py", "topomap/collect_cli.py"}
 
 
 def modules(package: str) -> list[Path]:

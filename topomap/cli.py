@@ -18,6 +18,8 @@ import click
 import orjson
 
 from topomap import __version__, collect_cli, export, graph, snapshot_io, summary, views
+from topomap.analysis import commands as analysis_commands
+from topomap.analysis.policy_file import policy_schema
 from topomap.errors import InputError, TopomapError
 from topomap.policy import commands as policy_commands
 
@@ -144,11 +146,12 @@ def validate_command(files: tuple[str, ...]) -> None:
 
 
 @cli.command("schema")
-@click.argument("kind", type=click.Choice(["snapshot"]), default="snapshot")
+@click.argument("kind", type=click.Choice(["snapshot", "policy"]), default="snapshot")
 @_output_option
 def schema_command(kind: str, output: str) -> None:
-    """Print the JSON Schema of the snapshot format (the one in docs/snapshot.schema.json)."""
-    schema = snapshot_io.snapshot_schema()
+    """Print the JSON Schema of the snapshot format (docs/snapshot.schema.json) or of the
+    policy file topomap.yaml (docs/policy-file.schema.json)."""
+    schema = snapshot_io.snapshot_schema() if kind == "snapshot" else policy_schema()
     _emit(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE), output)
 
 
@@ -181,6 +184,8 @@ def demo_command(directory: str | None, view: str) -> None:
 
 cli.add_command(policy_commands.policy)
 cli.add_command(collect_cli.collect_command)
+cli.add_command(analysis_commands.analyze_command)
+cli.add_command(analysis_commands.init_policy_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

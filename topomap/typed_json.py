@@ -109,6 +109,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$").match
 
 
 def _decode_date(value: Any) -> date:
+    if type(value) is date:  # YAML reads 2026-12-31 as a date already
+        return value
     if type(value) is not str or not _ISO_DATE(value):
         raise DecodeError(f"expected a date like 2026-12-31, found {_describe(value)}")
     try:
@@ -227,6 +229,11 @@ def _compile_dataclass(cls: type, cache: dict[Any, Decoder]) -> Decoder:
                 except DecodeError as exc:
                     raise exc.under(name) from None
             elif required:
+                unknown = sorted(set(value) - known)
+                if unknown:  # a misspelt required field: name the typo, not the absence
+                    raise DecodeError(f"unknown field {unknown[0]!r} in {cls.__name__}").under(
+                        unknown[0]
+                    )
                 raise DecodeError(f"missing required field {name!r} ({cls.__name__})")
         if len(kwargs) != len(value):
             unknown = sorted(set(value) - known)

@@ -180,6 +180,16 @@ class PolicyEngine:
             )
         return found
 
+    def selecting(self, direction: Direction, pod: o.Workload) -> tuple[str, ...]:
+        """Names of the policies that select ``pod`` in ``direction`` (ANPs, NetworkPolicies,
+        then the BANP); empty when the pod is unprotected that way."""
+        subject = self._subject(direction, pod)
+        names = [f"AdminNetworkPolicy {a.name}" for a in subject.anps]
+        names += [f"NetworkPolicy {p.namespace}/{p.name}" for p in subject.policies]
+        if subject.baseline and self.banp is not None:
+            names.append(f"BaselineAdminNetworkPolicy {self.banp.name}")
+        return tuple(names)
+
     def class_of(self, pod: o.Workload) -> int:
         """An id shared by the workloads no policy can tell apart (namespace, labels, ports)."""
         found = self._classes.get(pod)

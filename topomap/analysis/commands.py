@@ -1,0 +1,146 @@
+"""The ``topomap analyze`` and ``topomap init-policy`` verbs (registered by topomap.cli).
+
+``analyze`` loads snapshots (files or directories), the policy file and optional Kubernetes
+manifests, runs the rules and writes the findings as text (default), JSON (the findings report,
+``docs/findings.md``), Markdown or SARIF. ``--fail-on SEVERITY`` exits 3 when an active
+(unsuppressed, or suppressed by an expired entry) finding reaches that severity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from topomap import __version__, export, snapshot_io, views
+from topomap.analysis import context as context_module
+from topomap.analysis import render
+from topomap.analysis.analyze import analyze
+from topomap.analysis.init_policy import initial_policy
+from topomap.analysis.policy_file import PolicyFile, load_policy_file
+from topomap.analysis.rules import RULE_IDS
+from topomap.findings import SEVERITIES, SEVERITY_RANK, ReportMeta, dumps_report, make_report
+
+FORMATS = ("text", "json", "markdown", "sarif")
+
+
+def _expand(paths: tuple[str, ...]) -> list[snapshot_io.LoadedSnapshot]:
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.name.endswith((".json", ".json.gz"))
+            )
+            if not inside:
+                raise click.BadParameter(f"{raw}: directory holds no snapshot", param_hint="INPUT")
+            found.extend(inside)
+        else:
+            found.append(path)
+    return [snapshot_io.load_snapshot(p) for p in found]
+
+
+def _write(data: bytes, output: str) -> None:
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        snapshot_io.write_atomic(output, data)
+
+
+@click.command("analyze")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The policy file (topomap.yaml); without it nothing is allowed or declared.",
+)
+@click.option(
+    "--k8s",
+    "manifests",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Kubernetes manifests (files or directories) with the policies to judge by.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    default=None,
+    help="Exit 3 when an active finding reaches this severity.",
+)
+@click.option(
+    "--today",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Judge suppression expiry as of this date (default: today, UTC).",
+)
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE")
+def analyze_command(
+    inputs: tuple[str, ...],
+    policy_path: str | None,
+    manifests: tuple[str, ...],
+    fmt: str,
+    fail_on: str | None,
+    today: datetime | None,
+    output: str,
+) -> None:
+    """Judge the observed traffic against the policy file and the cluster's policies (CC6.6).
+
+    INPUT are snapshot files or directories of them.
+    """
+    loaded = _expand(inputs)
+    policy = load_policy_file(policy_path, known_rules=RULE_IDS) if policy_path else PolicyFile()
+    ctx = context_module.build_context([s.snapshot for s in loaded], policy, manifests=manifests)
+    day: date = today.date() if today else datetime.now(UTC).date()
+    findings = analyze(ctx, today=day)
+    window = ctx.graph.graph.get("window") or {}
+    workload_graph = views.project(ctx.graph, "workload")
+    notes = tuple(f"policies unreadable: {r}" for r in ctx.policies_unreadable)
+    if not ctx.has_kubernetes:
+        notes += ("no Kubernetes data in the inputs: policy rules were not evaluated",)
+    meta = ReportMeta(
+        tool_version=__version__,
+        graph_sha256=export.content_digest(export.content_of(workload_graph)),
+        policy_sha256=hashlib.sha256(Path(policy_path).read_bytes()).hexdigest()
+        if policy_path
+        else None,
+        window={k: str(v) for k, v in window.items()} if isinstance(window, dict) else {},
+        notes=notes,
+    )
+    report = make_report(findings, meta)
+    if fmt == "json":
+        _write(dumps_report(report), output)
+    elif fmt == "sarif":
+        _write(render.render_sarif(report), output)
+    elif fmt == "markdown":
+        _write(render.render_markdown(report).encode(), output)
+    else:
+        _write(render.render_text(report).encode(), output)
+    if fail_on is not None:
+        threshold = SEVERITY_RANK[fail_on]
+        reached = [
+            f for f in report.findings if f.active and SEVERITY_RANK[f.severity] >= threshold
+        ]
+        if reached:
+            click.echo(f"topomap: {len(reached)} active findings at or above {fail_on}", err=True)
+            sys.exit(3)
+
+
+@click.command("init-policy")
+@click.argument("inputs", nargs=-1, required=True, metavar="SNAPSHOT...")
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE")
+def init_policy_command(inputs: tuple[str, ...], output: str) -> None:
+    """Write a starting topomap.yaml from observed snapshots.
+
+    Every external peer seen is listed for review as a commented-out allowed_egress entry, and
+    every exposure as a commented-out entry point: nothing is allowed silently.
+    """
+    loaded = _expand(inputs)
+    text = initial_policy([s.snapshot for s in loaded])
+    _write(text.encode(), output)
