@@ -186,6 +186,7 @@ cli.add_command(policy_commands.policy)
 cli.add_command(collect_cli.collect_command)
 cli.add_command(analysis_commands.analyze_command)
 cli.add_command(analysis_commands.init_policy_command)
+policy_commands.policy.add_command(analysis_commands.advise_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

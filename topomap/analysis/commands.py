@@ -18,6 +18,7 @@ import click
 from topomap import __version__, export, snapshot_io, views
 from topomap.analysis import context as context_module
 from topomap.analysis import render
+from topomap.analysis.advise import advise, dumps_policies
 from topomap.analysis.analyze import analyze
 from topomap.analysis.init_policy import initial_policy
 from topomap.analysis.policy_file import PolicyFile, load_policy_file
@@ -144,3 +145,31 @@ def init_policy_command(inputs: tuple[str, ...], output: str) -> None:
     loaded = _expand(inputs)
     text = initial_policy([s.snapshot for s in loaded])
     _write(text.encode(), output)
+
+
+@click.command("advise")
+@click.argument("inputs", nargs=-1, required=True, metavar="SNAPSHOT...")
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The policy file: its allowed_egress decides which external egress to allow.",
+)
+@click.option(
+    "--k8s",
+    "manifests",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Kubernetes manifests (namespaces with labels, workloads).",
+)
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE")
+def advise_command(
+    inputs: tuple[str, ...], policy_path: str | None, manifests: tuple[str, ...], output: str
+) -> None:
+    """Least-privilege NetworkPolicies (YAML, one per workload) allowing exactly the observed
+    traffic inside the boundary and the approved external egress; the rest is denied."""
+    loaded = _expand(inputs)
+    policy = load_policy_file(policy_path, known_rules=RULE_IDS) if policy_path else PolicyFile()
+    ctx = context_module.build_context([s.snapshot for s in loaded], policy, manifests=manifests)
+    _write(dumps_policies(advise(ctx)).encode(), output)
