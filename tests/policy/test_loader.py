@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from topomap import manifests
 from topomap.errors import InputError
-from topomap.policy import loader
 from topomap.policy.loader import NS_NAME_LABEL, LoadedCluster, load_cluster
 from topomap.policy.objects import (
     AdminPeer,
@@ -141,7 +141,7 @@ def test_tab_inside_flow_sequence_is_tolerated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast: bool
 ) -> None:
     if not fast:
-        monkeypatch.setattr(loader, "_FAST_LOADER", yaml.SafeLoader)
+        monkeypatch.setattr(manifests, "_FAST_LOADER", yaml.SafeLoader)
     with pytest.raises(yaml.YAMLError):
         yaml.safe_load(TAB_DOC)  # the gotcha: PyYAML alone refuses it
     path = tmp_path / "deployment.yaml"
@@ -875,7 +875,7 @@ def test_corpus_tab_gotcha_dir_reads_the_same_without_libyaml(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fast = corpus_cluster("tests/acs-security-demos-added-workloads")
-    monkeypatch.setattr(loader, "_FAST_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(manifests, "_FAST_LOADER", yaml.SafeLoader)
     slow = load_cluster([CORPUS / "tests/acs-security-demos-added-workloads"])
     assert slow == fast
     assert "payments/visa-processor-v2[Deployment]" in names(slow)
