@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, NewType
+from typing import Any, Literal, NewType
 
 #: Version of the Snapshot file format written by this topomap.
 SCHEMA_VERSION = 1
@@ -206,6 +206,12 @@ class Pod:
     """Containers with their runtime ids and declared ports."""
     phase: str | None = None
     """Pod phase when observed (``Running``, ``Succeeded``, ...)."""
+    created: datetime | None = None
+    """``metadata.creationTimestamp``: from when the pod's IPs are its own."""
+    ended: datetime | None = None
+    """When the pod gave up its IPs, when known: ``metadata.deletionTimestamp`` of a pod being
+    deleted, or the last container's ``finishedAt`` of a ``Succeeded``/``Failed`` pod. With
+    ``created``, tells apart pods that held the same IP one after the other."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -251,6 +257,18 @@ class ServicePort:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class EndpointPort:
+    """A port of an EndpointSlice: the backend port a Service port is sent to."""
+
+    port: int = field(metadata={"minimum": 1, "maximum": 65535})
+    """Backend port number (a named ``targetPort`` already resolved by Kubernetes)."""
+    protocol: Protocol = "tcp"
+    """Transport protocol."""
+    name: str | None = None
+    """Name of the Service port it serves (``None`` for a Service's single unnamed port)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ServiceEndpoint:
     """A backend address of a Service (from its EndpointSlices)."""
 
@@ -260,6 +278,10 @@ class ServiceEndpoint:
     """Name of the backend pod in the service's namespace, when it is a pod."""
     ready: bool = True
     """Whether the endpoint was ready."""
+    node: str | None = None
+    """Node the backend runs on (the slice's ``nodeName``), when known."""
+    ports: tuple[EndpointPort, ...] = ()
+    """Backend ports of the slice the endpoint is in."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -393,6 +415,26 @@ class ClusterInfo:
     """Service (ClusterIP) address ranges."""
     node_cidrs: tuple[str, ...] = ()
     """Ranges the nodes' own addresses come from."""
+    unreadable: tuple[UnreadableResource, ...] = ()
+    """Resources the collector was not allowed (or not able) to read. What they hold is
+    *unknown*, not empty: with ``networkpolicies`` here, no analysis may conclude that no
+    NetworkPolicy exists."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnreadableResource:
+    """A Kubernetes resource that could not be read, and why."""
+
+    resource: str
+    """Resource (plural) name, e.g. ``networkpolicies``."""
+    group: str = ""
+    """API group, ``""`` for the core group (``networking.k8s.io``)."""
+    verb: str = "list"
+    """The verb that was refused."""
+    status: int | None = None
+    """HTTP status of the refusal (403, 401, ...), ``None`` when there was no answer."""
+    reason: str
+    """What the API server said, or what went wrong, in one line."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -434,3 +476,8 @@ class Snapshot:
     """Observed connections."""
     dns: tuple[DnsAnswer, ...] = ()
     """DNS answers."""
+    policy_objects: tuple[dict[str, Any], ...] = ()
+    """NetworkPolicies, AdminNetworkPolicies, the BaselineAdminNetworkPolicy and Ingresses,
+    verbatim as the Kubernetes API returns them (``kind`` and ``apiVersion`` set,
+    ``metadata.managedFields`` left out), for the policy engine. Which of these resources could
+    not be read is in ``cluster.unreadable``."""

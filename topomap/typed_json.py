@@ -10,8 +10,8 @@ module turns them into two things that must never disagree:
 
 Supported annotations: ``int``, ``float``, ``str``, ``bool``, ``date`` (ISO 8601 ``YYYY-MM-DD``),
 ``datetime`` (RFC 3339 with an offset), ``Literal[...]`` of strings, ``X | None``,
-``int | str``, ``tuple[X, ...]``, ``dict[str, X]`` and nested dataclasses. Unknown keys are
-errors: a typo must not pass silently.
+``int | str``, ``tuple[X, ...]``, ``dict[str, X]``, ``Any`` (any JSON value, kept as parsed) and
+nested dataclasses. Unknown keys are errors: a typo must not pass silently.
 """
 
 from __future__ import annotations
@@ -145,7 +145,14 @@ def _with_bounds(decode: Decoder, meta: typing.Mapping[str, Any]) -> Decoder:
     return bounded
 
 
+def _decode_json(value: Any) -> Any:
+    """``Any`` in the model: any JSON value, kept as parsed (it came from a JSON parser)."""
+    return value
+
+
 def _compile(tp: Any, cache: dict[Any, Decoder]) -> Decoder:
+    if tp is Any:
+        return _decode_json
     if tp in _SCALARS:
         return _SCALARS[tp]
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
@@ -282,6 +289,8 @@ def attribute_docs(cls: type) -> dict[str, str]:
 
 def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     simple = {int: "integer", float: "number", str: "string", bool: "boolean"}
+    if tp is Any:
+        return {}
     if tp in simple:
         return {"type": simple[tp]}
     if tp is datetime:
