@@ -17,7 +17,17 @@ from typing import Any
 import click
 import orjson
 
-from topomap import __version__, collect_cli, export, graph, snapshot_io, summary, views
+from topomap import (
+    __version__,
+    collect_cli,
+    export,
+    graph,
+    kube_offline,
+    model,
+    snapshot_io,
+    summary,
+    views,
+)
 from topomap.analysis import commands as analysis_commands
 from topomap.analysis.policy_file import policy_schema
 from topomap.errors import InputError, TopomapError
@@ -75,6 +85,21 @@ def load_snapshots(paths: Sequence[str]) -> list[snapshot_io.LoadedSnapshot]:
     return [snapshot_io.load_snapshot(p) for p in expand_inputs(paths)]
 
 
+def with_manifests(
+    loaded: list[snapshot_io.LoadedSnapshot], k8s: Sequence[str]
+) -> tuple[list[model.Snapshot], list[snapshot_io.LoadedSnapshot]]:
+    """The snapshots plus the Kubernetes objects in ``k8s`` files as one more (over their
+    window), and every input file for provenance."""
+    snapshots = [item.snapshot for item in loaded]
+    if not k8s:
+        return snapshots, loaded
+    window = model.Window(
+        start=min(s.window.start for s in snapshots), end=max(s.window.end for s in snapshots)
+    )
+    cluster, files = kube_offline.load_manifests(k8s, window=window)
+    return [*snapshots, cluster], [*loaded, *files]
+
+
 @click.group(
     context_settings={"auto_envvar_prefix": "TOPOMAP", "help_option_names": ["-h", "--help"]}
 )
@@ -106,19 +131,29 @@ def cli(verbose: bool) -> None:
     show_default=True,
     help="json: graph JSON (docs/graph-json.md); text: a summary.",
 )
+@click.option(
+    "--k8s",
+    "k8s",
+    multiple=True,
+    metavar="PATH",
+    help="Kubernetes objects from files or directories of 'kubectl get -o json|yaml' output "
+    "(docs/kubernetes.md), joined as live collection would; repeat for more paths.",
+)
 @_output_option
-def graph_command(snapshots: tuple[str, ...], view: str, fmt: str, output: str) -> None:
+def graph_command(
+    snapshots: tuple[str, ...], view: str, fmt: str, k8s: tuple[str, ...], output: str
+) -> None:
     """Merge SNAPSHOT files (or directories of them) into one graph and write graph JSON.
 
     The output is deterministic: the same inputs give byte-identical files, so two exports
     can be compared with any diff tool and their content_sha256 checked by an auditor.
     """
-    loaded = load_snapshots(snapshots)
-    projected = views.project(graph.build_graph(s.snapshot for s in loaded), view)
+    snaps, inputs = with_manifests(load_snapshots(snapshots), k8s)
+    projected = views.project(graph.build_graph(snaps), view)
     if fmt == "text":
         _emit(summary.render_text(summary.summarize(projected)), output)
     else:
-        _emit(export.dumps_graph_json(projected, loaded), output)
+        _emit(export.dumps_graph_json(projected, inputs), output)
 
 
 @cli.command("validate")

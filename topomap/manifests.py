@@ -25,7 +25,16 @@ import yaml
 
 from topomap.errors import InputError
 
-__all__ = ["SUFFIXES", "Doc", "Where", "describe", "get", "read_documents"]
+__all__ = [
+    "SUFFIXES",
+    "Doc",
+    "Where",
+    "describe",
+    "file_documents",
+    "get",
+    "list_files",
+    "read_documents",
+]
 
 SUFFIXES = (".yaml", ".yml", ".json")
 _MIN_PORT, _MAX_PORT = 1, 65535
@@ -45,8 +54,8 @@ def read_documents(
     warning appended to ``warnings``. With ``keep_going``, a YAML/JSON syntax error does not
     raise: the documents before it are kept and a warning says the rest of the file is skipped.
     """
-    for path in _files(paths, warnings):
-        yield from _documents(path, warnings, keep_going)
+    for path in list_files(paths, warnings):
+        yield from file_documents(path, warnings, keep_going)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +71,9 @@ class Doc:
     obj: dict[str, Any]
 
 
-def _files(paths: Sequence[str | Path], warnings: list[str]) -> Iterator[Path]:
+def list_files(paths: Sequence[str | Path], warnings: list[str]) -> Iterator[Path]:
+    """The files named by ``paths``, directories expanded recursively (sorted); a directory
+    without any manifest file is a warning, a missing path an :class:`InputError`."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -79,7 +90,8 @@ def _files(paths: Sequence[str | Path], warnings: list[str]) -> Iterator[Path]:
             raise InputError(f"{path}: no such file or directory")
 
 
-def _documents(path: Path, warnings: list[str], keep_going: bool) -> Iterator[Doc]:
+def file_documents(path: Path, warnings: list[str], keep_going: bool = False) -> Iterator[Doc]:
+    """The Kubernetes objects in one file (see :func:`read_documents`)."""
     file = str(path)
     try:
         text = path.read_bytes().decode("utf-8-sig")
