@@ -35,6 +35,7 @@ PARTS = (
     "listeners",
     "connections",
     "dns",
+    "policy_objects",
 )
 
 _PART_OF: dict[type, str] = {
@@ -48,6 +49,7 @@ _PART_OF: dict[type, str] = {
     model.Listener: "listeners",
     model.Connection: "connections",
     model.DnsAnswer: "dns",
+    dict: "policy_objects",  # Kubernetes policy objects, verbatim (model.Snapshot.policy_objects)
 }
 
 
@@ -113,6 +115,22 @@ class Collected:
 
     parts: dict[str, list[Observation]] = field(default_factory=lambda: {p: [] for p in PARTS})
     runs: list[model.CollectorRun] = field(default_factory=list)
+    cluster: model.ClusterInfo | None = None
+    """The cluster's address ranges and unreadable resources (from the kubernetes collector)."""
+
+    def add_cluster(self, info: model.ClusterInfo | None) -> None:
+        """Merge ``info`` into :attr:`cluster` (ranges and unreadable resources are unioned)."""
+        old = self.cluster
+        if old is None or info is None:
+            self.cluster = old or info
+            return
+        self.cluster = model.ClusterInfo(
+            name=old.name or info.name,
+            pod_cidrs=tuple(sorted({*old.pod_cidrs, *info.pod_cidrs})),
+            service_cidrs=tuple(sorted({*old.service_cidrs, *info.service_cidrs})),
+            node_cidrs=tuple(sorted({*old.node_cidrs, *info.node_cidrs})),
+            unreadable=(*old.unreadable, *info.unreadable),
+        )
 
     def snapshot(
         self, *, snapshot_id: str, source: model.SourceKind, observer: str, window: model.Window
@@ -123,6 +141,7 @@ class Collected:
             observer=observer,
             window=window,
             collectors=tuple(self.runs),
+            cluster=self.cluster,
             **{part: tuple(items) for part, items in self.parts.items()},  # type: ignore[arg-type]
         )
 
@@ -132,6 +151,9 @@ def _run_one(collector: Collector, ctx: CollectorContext, into: Collected) -> mo
     try:
         collector.check()
         for item in collector.collect(ctx):
+            if type(item) is model.ClusterInfo:
+                into.add_cluster(item)
+                continue
             part = _PART_OF[type(item)]
             into.parts[part].append(item)
             counts[part] += 1
@@ -190,6 +212,7 @@ def run_collectors(
     collected = Collected()
     for run, part in zip(runs, partial, strict=True):
         collected.runs.append(run)
+        collected.add_cluster(part.cluster)
         for name, items in part.parts.items():
             collected.parts[name].extend(items)
     return collected

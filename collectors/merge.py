@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Hashable, Iterable
+from typing import Any
 
 from topomap import model
 
@@ -32,6 +33,8 @@ Observation = (
     | model.Listener
     | model.Connection
     | model.DnsAnswer
+    | model.ClusterInfo
+    | dict[str, Any]  # a Kubernetes policy object, verbatim (model.Snapshot.policy_objects)
 )
 
 
@@ -69,6 +72,11 @@ def identity(item: Observation) -> Hashable:
         return ("d", item.name, item.addresses, item.time)
     if isinstance(item, model.Pod | model.Service | model.Workload):
         return (type(item).__name__, item.namespace, item.name)
+    if isinstance(item, dict):  # a Kubernetes object: its kind, namespace and name
+        metadata = item.get("metadata") or {}
+        return ("o", item.get("kind"), metadata.get("namespace"), metadata.get("name"))
+    if isinstance(item, model.ClusterInfo):
+        return ("cluster",)
     return (type(item).__name__, item.name)
 
 

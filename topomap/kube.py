@@ -39,7 +39,7 @@ from typing import Any
 from topomap import model
 from topomap.manifests import Doc, Where, describe, get
 
-__all__ = ["POLICY_KINDS", "KubeParts", "convert", "strip_object"]
+__all__ = ["POLICY_KINDS", "Doc", "KubeParts", "convert", "strip_object"]
 
 NS_NAME_LABEL = "kubernetes.io/metadata.name"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"

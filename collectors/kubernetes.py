@@ -1,0 +1,357 @@
+"""The cluster API collector: lists the Kubernetes objects topomap joins flows to.
+
+Uses the official ``kubernetes`` client with a kubeconfig (``kubeconfig`` path, else the usual
+``KUBECONFIG`` list of files, else ``~/.kube/config``; ``context``, else the current context)
+or the in-cluster service account. Lists namespaces, nodes, pods, services, EndpointSlices, the
+controllers of pods' owner chains (ReplicaSets, Deployments, StatefulSets, DaemonSets, Jobs,
+CronJobs), NetworkPolicies, Ingresses, and, where the API serves them, ServiceCIDRs,
+AdminNetworkPolicies and BaselineAdminNetworkPolicies. Only ``list`` is used
+(``deploy/rbac.yaml`` grants exactly :data:`RESOURCES`).
+
+Each list is paged (``limit``/``continue``) with a timeout per request. 429 and 5xx answers
+are retried with exponential backoff (honouring ``Retry-After``); a 410 on a stale continue
+token restarts that list. A 401 stops the collector (the credentials are wrong, nothing can be
+read); a 403 on one resource is recorded (a warning naming the verb, resource and API group with
+the RBAC rule that would grant it, and a :class:`topomap.model.UnreadableResource` in the
+snapshot's cluster info, so no analysis mistakes "could not read" for "none exist") and the
+other resources are still read. The objects are converted by :mod:`topomap.kube`, the converter
+offline manifests go through too.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+import yaml
+
+from topomap import __version__, kube, model
+from topomap.errors import CollectorFailed, CollectorUnavailable
+
+from .base import CollectorContext
+from .merge import Observation
+
+#: Statuses worth retrying: the server is busy or briefly unwell.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource the collector lists (cluster-wide)."""
+
+    group: str
+    """API group; ``""`` is the core group."""
+    version: str
+    plural: str
+    optional: bool = False
+    """Served only by some clusters (a CRD, a newer API): a 404 means "none here"."""
+
+    @property
+    def path(self) -> str:
+        if self.group:
+            return f"/apis/{self.group}/{self.version}/{self.plural}"
+        return f"/api/{self.version}/{self.plural}"
+
+    @property
+    def shown(self) -> str:
+        """``networkpolicies.networking.k8s.io``, or ``pods`` for the core group."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+    def rule(self, verb: str = "list") -> str:
+        """The RBAC rule that grants ``verb`` on this resource, as a ClusterRole writes it."""
+        return f'{{apiGroups: ["{self.group}"], resources: ["{self.plural}"], verbs: ["{verb}"]}}'
+
+
+#: Everything the collector lists, in order. ``deploy/rbac.yaml`` grants exactly these.
+RESOURCES: tuple[Resource, ...] = (
+    Resource("", "v1", "namespaces"),
+    Resource("", "v1", "nodes"),
+    Resource("", "v1", "pods"),
+    Resource("", "v1", "services"),
+    Resource("discovery.k8s.io", "v1", "endpointslices"),
+    Resource("apps", "v1", "replicasets"),
+    Resource("apps", "v1", "deployments"),
+    Resource("apps", "v1", "statefulsets"),
+    Resource("apps", "v1", "daemonsets"),
+    Resource("batch", "v1", "jobs"),
+    Resource("batch", "v1", "cronjobs"),
+    Resource("networking.k8s.io", "v1", "networkpolicies"),
+    Resource("networking.k8s.io", "v1", "ingresses"),
+    Resource("networking.k8s.io", "v1", "servicecidrs", optional=True),
+    Resource("policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies", optional=True),
+    Resource("policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies", optional=True),
+)
+
+_CORE_LISTS = {
+    "namespaces": "list_namespace",
+    "nodes": "list_node",
+    "pods": "list_pod_for_all_namespaces",
+    "services": "list_service_for_all_namespaces",
+}
+
+
+class Unreadable(Exception):
+    """One resource could not be read; the others can still be."""
+
+    def __init__(self, resource: Resource, status: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.entry = model.UnreadableResource(
+            resource=resource.plural, group=resource.group, status=status, reason=reason
+        )
+
+
+class NotServed(Exception):
+    """The API server does not serve an optional resource (404)."""
+
+
+def _message(exc: Any) -> str:
+    """The ``message`` of a Kubernetes Status body, else the HTTP reason; one line, short."""
+    body = getattr(exc, "body", None)
+    try:
+        text = orjson.loads(body).get("message") if body else None
+    except (orjson.JSONDecodeError, AttributeError):
+        text = None
+    text = text or getattr(exc, "reason", None) or str(exc)
+    return " ".join(str(text).split())[:256]
+
+
+def current_context(paths: str) -> str | None:
+    """kubectl's current context of a KUBECONFIG list: the first file that sets one wins.
+
+    (The Python client's merger lets the last file win; kubectl, and users, expect the first.)
+    """
+    for path in paths.split(os.pathsep):
+        try:
+            with open(os.path.expanduser(path), encoding="utf-8") as handle:
+                document = yaml.safe_load(handle)
+        except (OSError, yaml.YAMLError):
+            continue  # missing files in the list are skipped, as kubectl does
+        if isinstance(document, dict) and document.get("current-context"):
+            return str(document["current-context"])
+    return None
+
+
+class KubernetesCollector:
+    """Lists the cluster's objects through the API server."""
+
+    name: ClassVar[str] = "kubernetes"
+    version: ClassVar[str] = __version__
+
+    def __init__(
+        self,
+        *,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        in_cluster: bool = False,
+        page_size: int = 500,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 0.5,
+        max_restarts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.in_cluster = in_cluster
+        self.page_size = page_size
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_restarts = max_restarts
+        self.sleep = sleep
+        self._client: Any = None
+        self.cluster_name: str | None = None
+        self.server: str = ""
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def check(self) -> None:
+        try:
+            import kubernetes.client
+            import kubernetes.config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError as exc:  # pragma: no cover - a dependency of topomap
+            raise CollectorUnavailable(
+                "kubernetes: the 'kubernetes' Python package is missing; pip install kubernetes"
+            ) from exc
+        client: Any = kubernetes.client  # typed loosely: its stubs differ between versions
+        config: Any = kubernetes.config
+        configuration = client.Configuration()
+        try:
+            if self.in_cluster or (
+                not self.kubeconfig
+                and not os.environ.get("KUBECONFIG")
+                and not os.path.exists(os.path.expanduser("~/.kube/config"))
+                and os.environ.get("KUBERNETES_SERVICE_HOST")
+            ):
+                config.load_incluster_config(client_configuration=configuration)
+                self.cluster_name = self.context or "in-cluster"
+            else:
+                path = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+                contexts, active = config.list_kube_config_contexts(config_file=path)
+                name = self.context or current_context(path) or (active or {}).get("name")
+                if name and name not in {c["name"] for c in contexts or []}:
+                    raise CollectorUnavailable(
+                        f"kubernetes: context {name!r} is not in {path}; "
+                        f"known: {', '.join(sorted(c['name'] for c in contexts or []))}"
+                    )
+                config.load_kube_config(
+                    config_file=path, context=name, client_configuration=configuration
+                )
+                self.cluster_name = name
+        except (ConfigException, OSError) as exc:
+            raise CollectorUnavailable(
+                f"kubernetes: no usable cluster configuration ({' '.join(str(exc).split())}); "
+                "pass --kubeconfig/--context, set KUBECONFIG, or run in a pod with a "
+                "service account"
+            ) from exc
+        configuration.retries = 0  # retries are ours, with backoff and Retry-After
+        self.server = configuration.host
+        self._client = client.ApiClient(configuration)
+
+    # -- listing ----------------------------------------------------------------------------
+
+    def _request(self, resource: Resource, token: str | None) -> dict[str, Any]:
+        import kubernetes.client
+
+        client: Any = kubernetes.client
+        kwargs: dict[str, Any] = {
+            "limit": self.page_size,
+            "_preload_content": False,
+            "_request_timeout": self.timeout,
+        }
+        if token:
+            kwargs["_continue"] = token
+        if resource.group:
+            api = client.CustomObjectsApi(self._client)
+            response = api.list_cluster_custom_object(
+                resource.group, resource.version, resource.plural, **kwargs
+            )
+        else:
+            core = client.CoreV1Api(self._client)
+            response = getattr(core, _CORE_LISTS[resource.plural])(**kwargs)
+        document: dict[str, Any] = orjson.loads(response.data)
+        return document
+
+    def _page(self, resource: Resource, token: str | None) -> dict[str, Any]:
+        """One page, retried on 429/5xx and transport errors with exponential backoff."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        attempt = 0
+        while True:
+            try:
+                return self._request(resource, token)
+            except ApiException as exc:
+                status = exc.status
+                if status == 401:
+                    raise CollectorUnavailable(
+                        f"kubernetes: {self.server} rejected the credentials (HTTP 401 "
+                        f"Unauthorized) listing {resource.shown}: the token or client "
+                        f"certificate of context {self.cluster_name!r} is invalid or expired; "
+                        "refresh it (e.g. log in again) and retry"
+                    ) from exc
+                if status == 403:
+                    raise Unreadable(
+                        resource,
+                        403,
+                        f"forbidden: cannot list {resource.plural} in API group "
+                        f'"{resource.group}" at the cluster scope; grant it with the '
+                        f"ClusterRole rule {resource.rule()} (deploy/rbac.yaml); "
+                        f"the server said: {_message(exc)}",
+                    ) from exc
+                if status == 404:
+                    raise NotServed(resource.shown) from exc
+                if status == 410:
+                    raise  # the caller restarts the list
+                if status not in RETRY_STATUSES or attempt >= self.retries:
+                    raise Unreadable(
+                        resource,
+                        status,
+                        f"HTTP {status} after {attempt + 1} tries: {_message(exc)}",
+                    ) from exc
+                delay = self.backoff * 2**attempt
+                headers = getattr(exc, "headers", None) or {}
+                retry_after = headers.get("Retry-After") if hasattr(headers, "get") else None
+                if retry_after and str(retry_after).isdigit():
+                    delay = max(delay, min(float(retry_after), 60.0))
+            except (HTTPError, OSError) as exc:
+                if attempt >= self.retries:
+                    raise CollectorFailed(
+                        f"kubernetes: cannot reach {self.server} listing {resource.shown} after "
+                        f"{attempt + 1} tries: {' '.join(str(exc).split())[:200]}"
+                    ) from exc
+                delay = self.backoff * 2**attempt
+            attempt += 1
+            self.sleep(delay)
+
+    def list_all(self, resource: Resource, ctx: CollectorContext) -> list[kube.Doc]:
+        """Every object of ``resource``, page by page; a 410 mid-list starts it again."""
+        from kubernetes.client.exceptions import ApiException
+
+        restarts = 0
+        while True:
+            docs: list[kube.Doc] = []
+            token: str | None = None
+            try:
+                while True:
+                    page = self._page(resource, token)
+                    api_version = page.get("apiVersion") or (
+                        f"{resource.group}/{resource.version}" if resource.group else "v1"
+                    )
+                    kind = str(page.get("kind") or "").removesuffix("List")
+                    for item in page.get("items") or []:
+                        obj = {"kind": kind, "apiVersion": api_version, **item}
+                        docs.append(kube.Doc(f"{self.server}{resource.path}", len(docs) + 1, obj))
+                    token = (page.get("metadata") or {}).get("continue") or None
+                    if not token:
+                        return docs
+            except ApiException as exc:
+                if exc.status != 410 or restarts >= self.max_restarts:
+                    raise Unreadable(
+                        resource, exc.status, f"HTTP {exc.status}: {_message(exc)}"
+                    ) from exc
+                restarts += 1
+                ctx.skipped[f"{resource.shown}: list restarted (continue token expired)"] += 1
+
+    def collect(self, ctx: CollectorContext) -> Iterator[Observation]:
+        docs: list[kube.Doc] = []
+        unreadable: list[model.UnreadableResource] = []
+        for resource in RESOURCES:
+            try:
+                docs.extend(self.list_all(resource, ctx))
+            except NotServed:
+                if not resource.optional:
+                    unreadable.append(
+                        model.UnreadableResource(
+                            resource=resource.plural,
+                            group=resource.group,
+                            status=404,
+                            reason=f"{resource.path} is not served by {self.server}",
+                        )
+                    )
+                    ctx.warnings.append(f"{resource.shown}: not served (HTTP 404)")
+            except Unreadable as exc:
+                unreadable.append(exc.entry)
+                ctx.warnings.append(f"{resource.shown}: {exc.entry.reason}")
+                ctx.skipped[f"{resource.shown}: unreadable (HTTP {exc.entry.status})"] += 1
+        parts = kube.convert(docs, cluster_name=self.cluster_name)
+        ctx.warnings.extend(parts.warnings)
+        yield from parts.namespaces
+        yield from parts.hosts
+        yield from parts.workloads
+        yield from parts.pods
+        yield from parts.services
+        yield from parts.policy_objects
+        info = parts.cluster
+        yield model.ClusterInfo(
+            name=info.name,
+            pod_cidrs=info.pod_cidrs,
+            service_cidrs=info.service_cidrs,
+            node_cidrs=info.node_cidrs,
+            unreadable=tuple(unreadable),
+        )
