@@ -39,7 +39,7 @@ from typing import Any
 
 import networkx as nx
 
-from topomap import ids, inventory, model, zones
+from topomap import ids, inventory, kubejoin, model, zones
 from topomap.gcpause import paused_gc
 from topomap.inventory import format_time
 from topomap.model import NodeId
@@ -310,8 +310,17 @@ class _Builder:
         host = inv.host_by_ip.get(ip)
         if host is not None:
             if role == "server" and port is not None:
-                return inv.listener_in.get((host, protocol, port), host)
+                return (
+                    inv.listener_in.get((host, protocol, port))
+                    or inv.host_port_pods.get((host, protocol, port))  # host network, hostPort
+                    or inv.service_by_exposure.get(("*", protocol, port))  # a NodePort
+                    or host
+                )
             return host
+        if role == "server" and port is not None:  # an externalIP or load balancer address
+            exposed = inv.service_by_exposure.get((ip, protocol, port))
+            if exposed is not None:
+                return exposed
         node = ids.external(ip)
         if node not in inv.nodes:
             names = sorted(inv.dns_names.get(ip, ()))
@@ -326,11 +335,14 @@ class _Builder:
 
     def build(self) -> nx.MultiDiGraph:
         self.add_connections()
+        if self.inv.service_backends:
+            kubejoin.resolve_service_flows(self)
         edges: dict[tuple[NodeId, NodeId, str], dict[str, Any]] = {}
         resolve, process_node = self.resolve, self.process_node
         procs, dialled_cache = self._procs, self._dialled
         clients: dict[str, NodeId] = {}  # a client's port and protocol never change its node
         servers: dict[tuple[str, int | None, str], tuple[NodeId, str]] = {}  # -> node, edge key
+        reused = self.inv.pod_ip_times  # addresses several pods held in turn: resolved by time
         for flow in self.flow_list:
             if flow.merged:
                 continue
@@ -341,6 +353,8 @@ class _Builder:
                 u = clients.get(flow.client_ip) or clients.setdefault(
                     flow.client_ip, resolve(flow.client_ip, None, proto, "client")
                 )
+                if reused and flow.client_ip in reused:
+                    u = kubejoin.pod_then(self.inv, flow.client_ip, flow.first, None, proto, u)
             skey = (flow.server_ip, port, proto)
             server = servers.get(skey)
             if server is None:
@@ -351,6 +365,8 @@ class _Builder:
             v, key = server
             if flow.server_proc is not None:
                 v = procs.get(flow.server_proc) or process_node(flow.server_proc)
+            elif reused and flow.server_ip in reused:
+                v = kubejoin.pod_then(self.inv, flow.server_ip, flow.first, port, proto, v)
             edge = edges.get((u, v, key))
             if edge is None:
                 edge = edges[(u, v, key)] = {

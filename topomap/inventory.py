@@ -46,9 +46,19 @@ class Inventory:
     service_by_ip: dict[str, NodeId] = field(default_factory=dict)
     # (address or "*" for every node address, protocol, port) -> Service exposing it there
     service_by_exposure: dict[tuple[str, str, int], NodeId] = field(default_factory=dict)
+    # (address dialled, protocol, port) -> ready backends (ip, port) from EndpointSlices
+    service_backends: dict[tuple[str, str, int], tuple[tuple[str, int], ...]] = field(
+        default_factory=dict
+    )
+    # (host node, protocol, port) -> pod serving there: host-network pods and hostPorts
+    host_port_pods: dict[tuple[NodeId, str, int], NodeId] = field(default_factory=dict)
+    # address -> [(from, until, pod)] for addresses several pods held one after the other
+    pod_ip_times: dict[str, list[tuple[datetime, datetime, NodeId]]] = field(default_factory=dict)
     listener_exact: dict[tuple[str, str, int], NodeId] = field(default_factory=dict)
     listener_in: dict[tuple[NodeId, str, int], NodeId] = field(default_factory=dict)
     netns_owner: dict[tuple[str, str], NodeId] = field(default_factory=dict)
+    lifetimes: dict[NodeId, tuple[datetime, datetime]] = field(default_factory=dict)
+    shared_ips: dict[str, set[NodeId]] = field(default_factory=lambda: defaultdict(set))
     dns_names: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     zone_extra: list[tuple[str, zones.Zone]] = field(default_factory=list)
 
@@ -228,8 +238,19 @@ def _index_pod(inv: Inventory, p: model.Pod) -> None:
     if p.uid:
         inv.pod_by_uid[p.uid] = node
     if not p.host_network:
+        _lifetime(inv, node, p.created, p.ended)
         for ip in ips:
+            previous = inv.pod_by_ip.get(ip)
+            if previous is not None and previous != node:
+                inv.shared_ips[ip].update((previous, node))
             inv.pod_by_ip[ip] = node
+    if p.node:
+        host = ids.host(p.node)
+        for c in p.containers:
+            for cp in c.ports:
+                port = cp.port if p.host_network else cp.host_port
+                if port:
+                    inv.host_port_pods.setdefault((host, cp.protocol, port), node)
     for c in p.containers:
         if c.container_id:
             _add(
@@ -246,6 +267,40 @@ def _index_pod(inv: Inventory, p: model.Pod) -> None:
                     "pod": node,
                 },
             )
+
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _lifetime(
+    inv: Inventory, node: NodeId, created: datetime | None, ended: datetime | None
+) -> None:
+    """Merge what a snapshot knows of a pod's lifetime: known times win over unknown ones."""
+    start, end = created or _EARLIEST, ended or _LATEST
+    old = inv.lifetimes.get(node)
+    if old is not None:
+        start, end = max(start, old[0]), min(end, old[1])
+    inv.lifetimes[node] = (start, end)
+
+
+def pod_at(inv: Inventory, ip: str, when: datetime) -> NodeId | None:
+    """The pod that held ``ip`` at ``when``, for an address several pods held in turn.
+
+    The pod whose lifetime (creation to end) contains ``when``, the latest created if several
+    do; else the one that ended last before ``when`` (a pod that left keeps its identity); else
+    the first created. ``None`` when only one pod ever had the address (``pod_by_ip`` says).
+    """
+    held = inv.pod_ip_times.get(ip)
+    if held is None:
+        return None
+    covering = [pod for start, end, pod in held if start <= when <= end]
+    if covering:
+        return covering[-1]
+    ended = [(end, pod) for _, end, pod in held if end < when]
+    if ended:
+        return max(ended)[1]
+    return held[0][2]
 
 
 def _index_service(inv: Inventory, s: model.Service) -> None:
@@ -268,6 +323,7 @@ def _index_service(inv: Inventory, s: model.Service) -> None:
             "node_ports": sorted(p.node_port for p in s.ports if p.node_port),
             "external_ips": sorted(s.external_ips),
             "load_balancer_ips": sorted(s.load_balancer_ips),
+            "exposures": exposures(s),
         },
     )
     _add(
@@ -277,6 +333,7 @@ def _index_service(inv: Inventory, s: model.Service) -> None:
     )
     for ip in s.cluster_ips:
         inv.service_by_ip[zones.canonical_ip(ip)] = node
+    dialled = [zones.canonical_ip(ip) for ip in s.cluster_ips]
     for port in s.ports:
         if port.node_port:
             inv.service_by_exposure[("*", port.protocol, port.node_port)] = node
@@ -286,11 +343,56 @@ def _index_service(inv: Inventory, s: model.Service) -> None:
             except ValueError:  # a load balancer host name, not an address
                 continue
             inv.service_by_exposure[(ip, port.protocol, port.port)] = node
+            dialled.append(ip)
+        backends = service_backends(s, port)
+        if backends:
+            for ip in dialled:
+                inv.service_backends[(ip, port.protocol, port.port)] = backends
+
+
+def exposures(s: model.Service) -> list[str]:
+    """Where a Service is reachable besides its ClusterIPs, as ``"<how> <address>:<port>/<proto>"``
+    (``NodePort *:30080/tcp`` is every node's address)."""
+    found: set[str] = set()
+    for port in s.ports:
+        if port.node_port:
+            found.add(f"NodePort *:{port.node_port}/{port.protocol}")
+        for ip in s.external_ips:
+            found.add(f"externalIP {ip}:{port.port}/{port.protocol}")
+        for ip in s.load_balancer_ips:
+            found.add(f"LoadBalancer {ip}:{port.port}/{port.protocol}")
+    return sorted(found)
+
+
+def service_backends(s: model.Service, port: model.ServicePort) -> tuple[tuple[str, int], ...]:
+    """The ready backends ``(ip, port)`` a Service port sends to, from its EndpointSlices.
+
+    A slice's ports are the Service's ports by name (the only one may be unnamed) with named
+    target ports already resolved; without slice ports, a numeric ``targetPort`` (or the port
+    itself) is the backend port.
+    """
+    out: set[tuple[str, int]] = set()
+    for endpoint in s.endpoints:
+        if not endpoint.ready:
+            continue
+        number: int | None = None
+        for candidate in endpoint.ports:
+            if candidate.name == port.name and candidate.protocol == port.protocol:
+                number = candidate.port
+                break
+        if number is None and not endpoint.ports:
+            target = port.target_port
+            number = target if isinstance(target, int) else port.port if target is None else None
+        if number is not None:
+            out.add((zones.canonical_ip(endpoint.ip), number))
+    return tuple(sorted(out))
 
 
 def link_ancestry(inv: Inventory) -> None:
     """Fill ``parent`` and the ancestry attributes once every snapshot is indexed."""
     nodes = inv.nodes
+    for address, holders in inv.shared_ips.items():
+        inv.pod_ip_times[address] = sorted((*inv.lifetimes[p], p) for p in holders)
     pods = [(n, a) for n, a in nodes.items() if a["kind"] == "pod"]
     # Selector matching through an index of (namespace, label, value) -> pods: one set
     # intersection per service instead of services x pods label comparisons.
