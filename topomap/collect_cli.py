@@ -1,4 +1,4 @@
-"""``topomap collect``: run the host collectors here and write one Snapshot.
+"""``topomap collect``: run the host collectors here and/or the cluster API, write a Snapshot.
 
 This is the only place where collectors are wired in. Each source is a flag; a collector that
 cannot run here (not root, kernel module missing, /proc hidden) is recorded in the snapshot's
@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from collectors import base, host, host_identity
+from collectors import base, host, host_identity, kubernetes
 from topomap import model, snapshot_io
 from topomap.errors import InputError
 
@@ -112,7 +112,21 @@ def host_collectors(options: dict[str, Any]) -> list[base.Collector]:
     return chosen
 
 
-FACTORIES: list[CollectorFactory] = [host_collectors]
+def cluster_collectors(options: dict[str, Any]) -> list[base.Collector]:
+    """The Kubernetes API collector, when ``--k8s`` is given."""
+    if not options["k8s"]:
+        return []
+    return [
+        kubernetes.KubernetesCollector(
+            kubeconfig=options["kubeconfig"],
+            context=options["context"],
+            in_cluster=options["in_cluster"],
+            timeout=options["request_timeout"],
+        )
+    ]
+
+
+FACTORIES: list[CollectorFactory] = [host_collectors, cluster_collectors]
 
 
 @click.command("collect")
@@ -127,6 +141,29 @@ FACTORIES: list[CollectorFactory] = [host_collectors]
     default=True,
     show_default=True,
     help="Containers and pod uids from the processes' cgroups.",
+)
+@click.option(
+    "--k8s",
+    is_flag=True,
+    help="Also list the cluster's objects from the Kubernetes API (docs/kubernetes.md); "
+    "with --no-procnet --no-cgroup, only them.",
+)
+@click.option(
+    "--kubeconfig",
+    default=None,
+    metavar="PATH",
+    help="kubeconfig for --k8s (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).",
+)
+@click.option("--context", default=None, metavar="NAME", help="kubeconfig context for --k8s.")
+@click.option(
+    "--in-cluster", is_flag=True, help="Use the pod's service account for --k8s (in a pod)."
+)
+@click.option(
+    "--request-timeout",
+    type=DURATION,
+    default="30s",
+    show_default=True,
+    help="Timeout of each Kubernetes API request.",
 )
 @click.option(
     "--duration",
@@ -168,6 +205,9 @@ def collect_command(**options: Any) -> None:
     collectors = [c for factory in FACTORIES for c in factory(options)]
     if not collectors:
         raise click.UsageError("no collector chosen; drop a --no-... flag")
+    cluster_only = all(isinstance(c, kubernetes.KubernetesCollector) for c in collectors)
+    host_only = not any(isinstance(c, kubernetes.KubernetesCollector) for c in collectors)
+    source: model.SourceKind = "host" if host_only else "cluster" if cluster_only else "mixed"
     name = options["host_name"] or host_identity.host_name()
     started = datetime.now(UTC)
     stop = threading.Event()
@@ -181,8 +221,10 @@ def collect_command(**options: Any) -> None:
             stop=stop,
         )
     window = model.Window(start=started, end=max(datetime.now(UTC), started))
+    if cluster_only and not options["host_name"] and collected.cluster is not None:
+        name = collected.cluster.name or name  # a cluster snapshot is observed by its context
     snapshot = collected.snapshot(
-        snapshot_id=str(uuid.uuid4()), source="host", observer=name, window=window
+        snapshot_id=str(uuid.uuid4()), source=source, observer=name, window=window
     )
     data = snapshot_io.dumps_snapshot(snapshot)
     output = options["output"]
