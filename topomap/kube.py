@@ -24,8 +24,8 @@ the same Snapshot parts whichever way they arrived. What becomes what:
 
 Other kinds are counted and ignored. Output lists are sorted, so input order never matters.
 Invalid content raises :class:`~topomap.errors.InputError` naming the file, the object and the
-field. Pure: dicts in, model objects out; imports only the model, errors and
-:mod:`topomap.manifests` (collectors may import it).
+field. Pure: dicts in, model objects out; imports only the model, errors,
+:mod:`topomap.manifests` and :mod:`topomap.gcpause` (collectors may import it).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from topomap import model
+from topomap.gcpause import paused_gc
 from topomap.manifests import Doc, Where, describe, get
 
 __all__ = ["POLICY_KINDS", "Doc", "KubeParts", "convert", "strip_object"]
@@ -178,6 +179,11 @@ def convert(docs: Iterable[Doc], *, cluster_name: str | None = None) -> KubePart
         An object's content is not what the Kubernetes API would return, with the file, object
         and field path.
     """
+    with paused_gc():  # many small objects, no cycles: see topomap.gcpause
+        return _convert(docs, cluster_name)
+
+
+def _convert(docs: Iterable[Doc], cluster_name: str | None) -> KubeParts:
     parts = KubeParts()
     by_kind: dict[str, dict[tuple[str, str], _Object]] = {}
     seen_in: dict[tuple[str, str, str], str] = {}
