@@ -239,7 +239,9 @@ def serve(resources: dict[str, tuple[str, str, list[dict[str, Any]]]]) -> Iterat
     server.api = api
     host, port = server.server_address[:2]
     api.url = f"http://{host}:{port}"
-    thread = threading.Thread(target=server.serve_forever, name="kubeapi", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="kubeapi", daemon=True
+    )
     thread.start()
     try:
         yield api
