@@ -367,27 +367,34 @@ BAD: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(("line", "reason"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_bad_lines_are_skipped_by_reason(line: str, reason: str) -> None:
     assert parse_conntrack_line(line) is None
-    entries, skipped = parse_conntrack_text(line + "\n")
-    assert entries == []
-    assert skipped == {reason: 1}
+    table = parse_conntrack_text(line + "\n")
+    assert (list(table), len(table)) == ([], 0)
+    assert table.skipped == {reason: 1}
+    assert table.bad_lines == {reason: [1]}
 
 
 def test_text_mixes_entries_bad_lines_and_summary() -> None:
     lines = [c[1] for c in CASES] + [b[1] for b in BAD]
     text = "\n".join(lines) + "\n\n   \n"
     text += "conntrack v1.4.7 (conntrack-tools): 12 flow entries have been shown.\n"
-    entries, skipped = parse_conntrack_text(text)
-    assert entries == [c[2] for c in CASES]
+    table = parse_conntrack_text(text)
+    assert list(table) == [c[2] for c in CASES]
+    assert len(table) == len(CASES)
     expected: dict[str, int] = {}
-    for _, _, reason in BAD:
+    numbers: dict[str, list[int]] = {}
+    for n, (_, _, reason) in enumerate(BAD, start=len(CASES) + 1):
         expected[reason] = expected.get(reason, 0) + 1
-    assert skipped == expected
+        numbers.setdefault(reason, []).append(n)
+    assert table.skipped == expected
+    assert table.bad_lines == numbers
 
 
 def test_empty_and_summary_only() -> None:
-    assert parse_conntrack_text("") == ([], {})
+    empty = parse_conntrack_text("")
+    assert (list(empty), empty.skipped, empty.bad_lines) == ([], {}, {})
     summary = "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n"
-    assert parse_conntrack_text(summary) == ([], {})
+    only = parse_conntrack_text(summary)
+    assert (list(only), len(only), only.skipped) == ([], 0, {})
     assert parse_conntrack_line(summary) is None
 
 
