@@ -123,7 +123,9 @@ def entered_netns(path: str | None) -> Iterator[None]:
                 try:
                     _setns(own)
                 except OSError as exc:  # never leave the thread in the wrong namespace silently
-                    raise RuntimeError(f"cannot return to the original network namespace: {exc}")
+                    raise RuntimeError(
+                        f"cannot return to the original network namespace: {exc}"
+                    ) from exc
         finally:
             os.close(own)
     finally:
@@ -184,7 +186,7 @@ class ConntrackRead:
     netns: str | None
     """The namespace read (see :func:`netns_path`); ``None`` for the caller's own."""
     entries: Collection[ConntrackEntry]
-    """The entries: a list from netlink, a :class:`ConntrackText` (built on iteration) from /proc."""
+    """The entries: a list from netlink; from /proc a :class:`ConntrackText` (built as iterated)."""
     skipped: dict[str, int] = field(default_factory=dict)
     """Entries seen but not kept, counted by reason (``unsupported protocol`` for GRE, ...)."""
     warnings: tuple[str, ...] = ()
@@ -281,13 +283,14 @@ def read_conntrack(
     """
     try:
         return dump_conntrack(netns, pid)
-    except CollectorUnavailable as netlink_error:
+    except CollectorUnavailable as exc:
         if not fallback:
             raise
-        try:
-            table = read_proc_conntrack(netns, pid)
-        except CollectorUnavailable as proc_error:
-            raise CollectorUnavailable(f"{netlink_error}; fallback: {proc_error}") from None
+        netlink_error = exc
+    try:
+        table = read_proc_conntrack(netns, pid)
+    except CollectorUnavailable as proc_error:
+        raise CollectorUnavailable(f"{netlink_error}; fallback: {proc_error}") from None
     path = netns_path(netns, pid)
     source = f"/proc/{pid}/{_PROC_TABLE}" if pid is not None else f"/proc/{_PROC_TABLE}"
     warnings = (f"netlink not used ({netlink_error}); read {source} instead",)
@@ -388,7 +391,7 @@ class ConntrackEvents:
         return len(self._records)
 
     def drain(self, timeout: float = 0.0) -> int:
-        """Read every queued event (waiting up to ``timeout`` s for the first); how many were read."""
+        """Read every queued event, waiting up to ``timeout`` s for the first; the number read."""
         sock = self._sock
         if sock is None:
             raise ValueError("ConntrackEvents is not open")

@@ -341,7 +341,8 @@ def _pattern(capture: bool) -> re.Pattern[str]:
         f"{tup()}(?:zone={c(_NUM)}\\ ++)?{counters}(?:\\[{c('U')}NREPLIED\\]\\ ++)?"
         f"{tup()}(?:zone={c(_NUM)}\\ ++)?{counters}(?:\\[{c('A')}SSURED\\]\\ ++)?"
         f"(?:mark={c(_NUM)}\\ ++)?(?:secctx=\\S++\\ ++)?(?:zone={c(_NUM)}\\ ++)?"
-        f"(?:delta-time={_NUM}\\ ++)?{'u' if capture else '(u)'}se={_NUM}(?:\\ ++id={c(_NUM)})?[\\ \\t\\r]*+"
+        f"(?:delta-time={_NUM}\\ ++)?{'u' if capture else '(u)'}se={_NUM}"
+        f"(?:\\ ++id={c(_NUM)})?[\\ \\t\\r]*+"
     )
     if capture:
         return re.compile(f"^{body}$", re.MULTILINE)
