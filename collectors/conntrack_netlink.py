@@ -207,7 +207,7 @@ def dump_conntrack(netns: str | None = None, pid: int | None = None) -> Conntrac
             entries, skipped = _dump(sock, path)
     finally:
         sock.close()
-    return ConntrackRead(source="netlink", netns=path, entries=entries, skipped=dict(skipped))
+    return ConntrackRead(source="netlink", netns=path, entries=entries, skipped=skipped)
 
 
 @contextmanager
@@ -227,39 +227,28 @@ def _paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _dump(sock: socket.socket, path: str | None) -> tuple[list[ConntrackEntry], Counter[str]]:
+def _dump(sock: socket.socket, path: str | None) -> tuple[list[ConntrackEntry], dict[str, int]]:
     seq = 1
     sock.send(decode.dump_request(seq))
     decoder = decode.Decoder()
     addresses: dict[bytes, str] = {}
     entries: list[ConntrackEntry] = []
-    append = entries.append
-    skipped: Counter[str] = Counter()
+    skipped: dict[str, int] = {}
     buf = bytearray(_RECV_SIZE)
     view = memoryview(buf)
-    unpack_header = decode.NLMSG_HDR.unpack_from
-    decode_message = decoder.decode
-    entry_type = ConntrackEntry
     while True:
         n = sock.recv_into(view)
-        offset = 0
-        while offset + 16 <= n:
-            length, msg_type, _flags, msg_seq, _port = unpack_header(buf, offset)
-            if length < 16 or offset + length > n:
-                raise CollectorFailed(f"conntrack: netlink message cut at byte {offset}")
+        try:
+            offset = decoder.decode_all(buf, n, seq, addresses, entries, skipped)
+        except decode.Malformed as exc:
+            raise CollectorFailed(f"conntrack: netlink dump in {_where(path)}: {exc}") from None
+        if offset >= 0:
+            length, msg_type = decode.NLMSG_HDR.unpack_from(buf, offset)[:2]
+            if length >= 20:
+                _check_error(buf, offset, path)  # an NLMSG_ERROR, or a DONE carrying an error
             if msg_type == decode.NLMSG_DONE:
-                if length >= 20:
-                    _check_error(buf, offset, path)
                 return entries, skipped
-            if msg_type == decode.NLMSG_ERROR:
-                _check_error(buf, offset, path)
-            elif msg_seq == seq:
-                result = decode_message(buf, offset, length, addresses)
-                if type(result) is entry_type:
-                    append(result)
-                else:
-                    skipped[result] += 1
-            offset += (length + 3) & ~3
+            raise CollectorFailed(f"conntrack: netlink dump in {_where(path)}: unexpected ack")
 
 
 def read_proc_conntrack(netns: str | None = None, pid: int | None = None) -> ConntrackText:

@@ -360,6 +360,53 @@ class Decoder:
         layouts.append(template)
         return template.build(buf, start, addresses)
 
+    def decode_all(
+        self,
+        buf: Any,
+        size: int,
+        seq: int,
+        addresses: dict[bytes, str],
+        entries: list[ConntrackEntry],
+        skipped: dict[str, int],
+    ) -> int:
+        """Decode every conntrack message of sequence ``seq`` in ``buf[:size]`` (a dump answer).
+
+        Entries go to ``entries``, skip reasons are counted in ``skipped``. Returns the offset of
+        the first ``NLMSG_DONE`` or ``NLMSG_ERROR`` message (for the caller to read), or -1 when
+        the buffer holds neither. This is :meth:`decode` with its common path inlined: a dump
+        is hundreds of thousands of messages. Raises :class:`Malformed` for a cut message.
+        """
+        templates = self._templates
+        from_bytes = int.from_bytes
+        unpack_header = NLMSG_HDR.unpack_from
+        append = entries.append
+        entry_type = ConntrackEntry
+        offset = 0
+        while offset + 16 <= size:
+            length, msg_type, _flags, msg_seq, _port = unpack_header(buf, offset)
+            if length < 16 or offset + length > size:
+                raise Malformed(f"netlink message cut at byte {offset}")
+            if msg_type == NLMSG_DONE or msg_type == NLMSG_ERROR:
+                return offset
+            if msg_seq == seq and msg_type >> 8 == NFNL_SUBSYS_CTNETLINK:
+                result = None
+                layouts = templates.get((length, buf[offset + 16]))
+                if layouts is not None:
+                    start = offset + ATTRS_OFFSET
+                    whole = from_bytes(buf[start : offset + length], "big")
+                    for template in layouts:
+                        if whole & template.mask == template.expected:
+                            result = template.build(buf, start, addresses)
+                            break
+                if result is None:
+                    result = self.decode(buf, offset, length, addresses)
+                if type(result) is entry_type:
+                    append(result)
+                else:
+                    skipped[result] = skipped.get(result, 0) + 1
+            offset += (length + 3) & ~3
+        return -1
+
 
 def _address(raw: bytes, cache: dict[bytes, str]) -> str:
     text = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
