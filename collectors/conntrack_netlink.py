@@ -215,8 +215,8 @@ def _paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a dump builds its (acyclic) entries.
 
     A 262,144-entry table is about 800,000 new tuples; with the collector on, its repeated
-    passes over them take a third of the dump's time (as in topomap.gcpause, which collectors
-    may not import). Reference counting still frees everything.
+    passes over them took about a quarter of the decoding time (as in topomap.gcpause, which
+    collectors may not import). Reference counting still frees everything.
     """
     enabled = gc.isenabled()
     gc.disable()
