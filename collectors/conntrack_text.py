@@ -39,7 +39,8 @@ Decisions:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Literal, NamedTuple
 
@@ -81,16 +82,21 @@ class ConntrackTuple(NamedTuple):
     """Destination port; ``None`` for ICMP."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ConntrackEntry:
-    """One line of the conntrack table."""
+class ConntrackEntry(NamedTuple):
+    """One entry of the conntrack table (a line of its text forms, or a netlink message).
+
+    A named tuple rather than a frozen dataclass: a table holds up to hundreds of thousands of
+    them and a tuple is built in one call (``tuple.__new__``), where a frozen dataclass pays an
+    ``object.__setattr__`` per field.
+    """
 
     family: Family
     """Address family: 4 or 6."""
     protocol: model.Protocol
     """Transport protocol."""
-    timeout: int
-    """Seconds until the entry expires unless refreshed."""
+    timeout: int | None
+    """Seconds until the entry expires unless refreshed; ``None`` when the kernel gives none
+    (an offloaded entry, a DESTROY event)."""
     state: str | None
     """TCP or SCTP state (``ESTABLISHED``, ``TIME_WAIT``, ``COOKIE_WAIT``); ``None`` otherwise."""
     original: ConntrackTuple
@@ -137,9 +143,14 @@ def _parse_tokens(t: list[str]) -> ConntrackEntry:
     if protocol is None:
         name = t[i]
         raise _Skip(SKIP_UNSUPPORTED if name in _OTHER_L4 else SKIP_MALFORMED)
-    timeout = int(t[i + 2])
-    tok = t[i + 3]
-    i += 4
+    tok = t[i + 2]
+    if tok.isdigit() or not ("[OFFLOAD]" in t or "[HW_OFFLOAD]" in t):
+        timeout: int | None = int(tok)
+        tok = t[i + 3]
+        i += 4
+    else:  # the kernel prints no timeout for an entry offloaded to a flowtable
+        timeout = None
+        i += 3
     state = None
     if tok[:4] != "src=":
         if "=" in tok or tok[:1] == "[":
@@ -277,32 +288,242 @@ def parse_conntrack_line(line: str) -> ConntrackEntry | None:
         return None
 
 
-def parse_conntrack_text(text: str) -> tuple[list[ConntrackEntry], dict[str, int]]:
-    """Every entry in a dump of either format, and the lines skipped, counted by reason.
+def _line_skip(line: str) -> ConntrackEntry | str | None:
+    """One line through :func:`_parse_tokens`: the entry, the skip reason, or ``None`` (blank)."""
+    try:
+        return _parse_tokens(line.split())
+    except _Skip as e:
+        if line.startswith(_SUMMARY_PREFIX):
+            return None
+        reason: str = e.args[0]
+        return reason
+    except IndexError:
+        if not line or line.isspace() or line.startswith(_SUMMARY_PREFIX):
+            return None
+        return SKIP_TRUNCATED
+    except ValueError:
+        if line.startswith(_SUMMARY_PREFIX):
+            return None
+        return SKIP_BAD_NUMBER
 
-    Blank lines and the ``conntrack`` summary line are neither entries nor skipped.
+
+# The common line shapes of both formats, as one regular expression matched over the whole text
+# in C. ``_pattern(True)`` captures the fields, ``_pattern(False)`` only checks the shape (and
+# marks a match with a one-character group, which CPython does not allocate). Both match exactly
+# the same lines: they differ only in capturing. Every group that can be absent (state, counters,
+# zones, flags, id) is optional, so a matching line is always a complete entry; anything else
+# (other tokens, odd spacing, bad numbers, cut lines, unsupported protocols) falls to the
+# per-line parser above, which decides what it is. The possessive quantifiers never change what
+# matches here (each is followed by a character its class excludes); they only stop backtracking.
+_NUM = "[0-9]++"
+_ADDR = "[0-9a-fA-F.:]++"
+
+
+def _pattern(capture: bool) -> re.Pattern[str]:
+    def c(body: str) -> str:
+        return f"({body})" if capture else f"(?:{body})"
+
+    def tup() -> str:
+        ports = f"sport={c(_NUM)}\\ ++dport={c(_NUM)}"
+        return (
+            f"src={c(_ADDR)}\\ ++dst={c(_ADDR)}\\ ++"
+            f"(?(icmp)type={_NUM}\\ ++code={_NUM}\\ ++id={_NUM}|{ports})\\ ++"
+        )
+
+    family = "(?:ipv(4)\\ ++2|ipv(6)\\ ++10)" if capture else "(?:ipv4\\ ++2|ipv6\\ ++10)"
+    counters = f"(?:packets={c(_NUM)}\\ ++bytes={c(_NUM)}\\ ++)?"
+    body = (
+        f"(?:{family}\\ ++)?"
+        "(?!ipv[46]\\ )[a-z0-9]++\\ ++"
+        f"(?:{c('6|17|132')}|(?P<icmp>1|58))\\ ++"
+        f"{c(_NUM)}\\ ++"
+        f"(?:{c('[A-Z][A-Z_0-9]*+')}\\ ++)?"
+        f"{tup()}(?:zone={c(_NUM)}\\ ++)?{counters}(?:\\[{c('U')}NREPLIED\\]\\ ++)?"
+        f"{tup()}(?:zone={c(_NUM)}\\ ++)?{counters}(?:\\[{c('A')}SSURED\\]\\ ++)?"
+        f"(?:mark={c(_NUM)}\\ ++)?(?:secctx=\\S++\\ ++)?(?:zone={c(_NUM)}\\ ++)?"
+        f"(?:delta-time={_NUM}\\ ++)?{'u' if capture else '(u)'}se={_NUM}"
+        f"(?:\\ ++id={c(_NUM)})?[\\ \\t\\r]*+"
+    )
+    if capture:
+        return re.compile(f"^{body}$", re.MULTILINE)
+    return re.compile(f"^(?:{body}|([^\\n]*+))$", re.MULTILINE)
+
+
+_FIELDS = _pattern(True)
+_VALID = _pattern(False)
+_groups = re.Match.groups
+
+
+def _entries(text: str) -> Iterator[ConntrackEntry]:
+    """Materialise every line of ``text`` that has one of the common shapes, in order."""
+    new = _new_tuple
+    for (
+        f4,
+        f6,
+        number,
+        icmp,
+        timeout,
+        state,
+        osrc,
+        odst,
+        osport,
+        odport,
+        ozone,
+        opackets,
+        obytes,
+        unreplied,
+        rsrc,
+        rdst,
+        rsport,
+        rdport,
+        rzone,
+        rpackets,
+        rbytes,
+        assured,
+        mark,
+        zone,
+        id_,
+    ) in map(_groups, _FIELDS.finditer(text)):
+        yield new(
+            ConntrackEntry,
+            (
+                4 if f4 else 6 if f6 else 6 if ":" in osrc else 4,
+                _L4[number or icmp],
+                int(timeout),
+                state or None,
+                new(
+                    ConntrackTuple,
+                    (osrc, odst, int(osport) if osport else None, int(odport) if odport else None),
+                ),
+                new(
+                    ConntrackTuple,
+                    (rsrc, rdst, int(rsport) if rsport else None, int(rdport) if rdport else None),
+                ),
+                int(opackets) if opackets else None,
+                int(obytes) if obytes else None,
+                int(rpackets) if rpackets else None,
+                int(rbytes) if rbytes else None,
+                bool(assured),
+                bool(unreplied),
+                int(mark) if mark else None,
+                int(zone or rzone or ozone) if zone or rzone or ozone else None,
+                int(id_) if id_ else None,
+            ),
+        )
+
+
+class ConntrackText(Collection[ConntrackEntry]):
+    """The entries of one text dump, and every line that was skipped, by reason and line number.
+
+    Parsing checks every line and counts what is skipped; the entries themselves are built when
+    the result is iterated (each time it is iterated), from the text it keeps. So a caller that
+    turns each entry into something else (a :class:`topomap.model.Connection`) never holds two
+    full copies of the table, and ``len()`` and the skip counts are known before any is built.
     """
-    entries: list[ConntrackEntry] = []
+
+    __slots__ = ("_text", "_count", "_fast_lines", "_slow", "skipped", "bad_lines")
+
+    def __init__(
+        self,
+        text: str,
+        count: int,
+        fast_lines: list[int] | None,
+        slow: list[tuple[int, ConntrackEntry]],
+        skipped: dict[str, int],
+        bad_lines: dict[str, list[int]],
+    ) -> None:
+        self._text = text
+        self._count = count
+        self._fast_lines = fast_lines
+        self._slow = slow
+        self.skipped = skipped
+        """Lines that are not entries, counted by reason (``truncated``, ``malformed``, ...)."""
+        self.bad_lines = bad_lines
+        """The first line numbers (1-based) skipped under each reason."""
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[ConntrackEntry]:
+        if not self._slow:
+            return _entries(self._text)
+        return self._merged()
+
+    def __contains__(self, item: object) -> bool:
+        return any(entry == item for entry in self)
+
+    def __repr__(self) -> str:
+        return f"<ConntrackText: {self._count} entries, skipped {self.skipped}>"
+
+    def _merged(self) -> Iterator[ConntrackEntry]:
+        # Entries of the common shapes and those the per-line parser read, in line order.
+        fast = zip(self._fast_lines or (), _entries(self._text), strict=True)
+        slow = iter(self._slow)
+        pending = next(slow, None)
+        for line, entry in fast:
+            while pending is not None and pending[0] < line:
+                yield pending[1]
+                pending = next(slow, None)
+            yield entry
+        while pending is not None:
+            yield pending[1]
+            pending = next(slow, None)
+
+    def warnings(self, source: str) -> list[str]:
+        """The skipped lines as coverage warnings, one per reason, naming the line numbers.
+
+        >>> parse_conntrack_text("tcp 6 1 src=1.2.3.4\\nnonsense here\\n").warnings("ct.txt")
+        ['ct.txt: 1 line skipped (malformed): line 2', 'ct.txt: 1 line skipped (truncated): line 1']
+        """
+        out = []
+        for reason in sorted(self.skipped):
+            n = self.skipped[reason]
+            lines = self.bad_lines.get(reason, [])
+            shown = ", ".join(str(i) for i in lines)
+            more = f" and {n - len(lines)} more" if n > len(lines) else ""
+            plural = "s" if n != 1 else ""
+            word = "lines" if len(lines) > 1 else "line"
+            out.append(f"{source}: {n} line{plural} skipped ({reason}): {word} {shown}{more}")
+        return out
+
+
+def parse_conntrack_text(text: str, *, line_numbers: int = 10) -> ConntrackText:
+    """Every entry in a dump of either format, and the lines skipped, by reason and number.
+
+    Blank lines and the ``conntrack`` summary line are neither entries nor skipped. Lines are
+    separated by ``\\n`` (a ``\\r`` before it is ignored). The first ``line_numbers`` line
+    numbers of each skip reason are kept in :attr:`ConntrackText.bad_lines`.
+
+    >>> table = parse_conntrack_text(
+    ...     "ipv4     2 udp      17 29 src=10.0.0.1 dst=10.0.0.2 sport=5353 dport=53 [UNREPLIED] "
+    ...     "src=10.0.0.2 dst=10.0.0.1 sport=53 dport=5353 mark=0 zone=0 use=2\\n"
+    ...     "ipv4     2 tcp      6 431999 ESTABLISHED src=10.0.0.1\\n"
+    ... )
+    >>> len(table), table.skipped, table.bad_lines
+    (1, {'truncated': 1}, {'truncated': [2]})
+    >>> [(e.protocol, e.original.dport, e.unreplied) for e in table]
+    [('udp', 53, True)]
+    """
+    rows = _VALID.findall(text)
+    # rows[i] is line i: (icmp number, "u" when the line has a common shape, else the line).
+    others = [i for i, row in enumerate(rows) if row[2]]
+    count = len(rows) - len(others) - rows.count(("", "", ""))
+    slow: list[tuple[int, ConntrackEntry]] = []
     skipped: dict[str, int] = {}
-    append = entries.append
-    parse = _parse_tokens
-    for line in text.splitlines():
-        try:
-            append(parse(line.split()))
-        except _Skip as e:
-            if line.startswith(_SUMMARY_PREFIX):
-                continue
-            reason = e.args[0]
-            skipped[reason] = skipped.get(reason, 0) + 1
-        except IndexError:
-            if not line or line.isspace() or line.startswith(_SUMMARY_PREFIX):
-                continue
-            skipped[SKIP_TRUNCATED] = skipped.get(SKIP_TRUNCATED, 0) + 1
-        except ValueError:
-            if line.startswith(_SUMMARY_PREFIX):
-                continue
-            skipped[SKIP_BAD_NUMBER] = skipped.get(SKIP_BAD_NUMBER, 0) + 1
-    return entries, skipped
+    bad_lines: dict[str, list[int]] = {}
+    for i in others:
+        result = _line_skip(rows[i][2])
+        if result is None:
+            continue
+        if isinstance(result, str):
+            skipped[result] = skipped.get(result, 0) + 1
+            numbers = bad_lines.setdefault(result, [])
+            if len(numbers) < line_numbers:
+                numbers.append(i + 1)
+        else:
+            slow.append((i, result))
+    fast_lines = [i for i, row in enumerate(rows) if row[1]] if slow else None
+    return ConntrackText(text, count + len(slow), fast_lines, slow, skipped, bad_lines)
 
 
 def to_connection(

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collectors.conntrack_text import (
     ConntrackEntry,
@@ -367,27 +369,34 @@ BAD: list[tuple[str, str, str]] = [
 @pytest.mark.parametrize(("line", "reason"), [b[1:] for b in BAD], ids=[b[0] for b in BAD])
 def test_bad_lines_are_skipped_by_reason(line: str, reason: str) -> None:
     assert parse_conntrack_line(line) is None
-    entries, skipped = parse_conntrack_text(line + "\n")
-    assert entries == []
-    assert skipped == {reason: 1}
+    table = parse_conntrack_text(line + "\n")
+    assert (list(table), len(table)) == ([], 0)
+    assert table.skipped == {reason: 1}
+    assert table.bad_lines == {reason: [1]}
 
 
 def test_text_mixes_entries_bad_lines_and_summary() -> None:
     lines = [c[1] for c in CASES] + [b[1] for b in BAD]
     text = "\n".join(lines) + "\n\n   \n"
     text += "conntrack v1.4.7 (conntrack-tools): 12 flow entries have been shown.\n"
-    entries, skipped = parse_conntrack_text(text)
-    assert entries == [c[2] for c in CASES]
+    table = parse_conntrack_text(text)
+    assert list(table) == [c[2] for c in CASES]
+    assert len(table) == len(CASES)
     expected: dict[str, int] = {}
-    for _, _, reason in BAD:
+    numbers: dict[str, list[int]] = {}
+    for n, (_, _, reason) in enumerate(BAD, start=len(CASES) + 1):
         expected[reason] = expected.get(reason, 0) + 1
-    assert skipped == expected
+        numbers.setdefault(reason, []).append(n)
+    assert table.skipped == expected
+    assert table.bad_lines == numbers
 
 
 def test_empty_and_summary_only() -> None:
-    assert parse_conntrack_text("") == ([], {})
+    empty = parse_conntrack_text("")
+    assert (list(empty), empty.skipped, empty.bad_lines) == ([], {}, {})
     summary = "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been shown.\n"
-    assert parse_conntrack_text(summary) == ([], {})
+    only = parse_conntrack_text(summary)
+    assert (list(only), len(only), only.skipped) == ([], 0, {})
     assert parse_conntrack_line(summary) is None
 
 
@@ -445,3 +454,88 @@ def test_to_connection_keeps_tcp_state_zone_and_mark() -> None:
     assert e is not None
     c = to_connection(e, first_seen=T0, last_seen=T1)
     assert (c.state, c.conntrack_zone, c.mark, c.packets_orig) == ("SYN_SENT", 7, 16384, None)
+
+
+# --- the whole-text path and the per-line parser agree ------------------------------------
+
+_ADDRESSES = st.sampled_from(["10.0.0.1", "192.168.1.10", "fd00:10::5", V6_POD, "203.0.113.7"])
+_NUMBERS = st.integers(min_value=0, max_value=2**32)
+
+
+@st.composite
+def conntrack_lines(draw: st.DrawFn) -> str:
+    """Lines of both formats, with every optional part, and small corruptions of them."""
+    proto = draw(st.sampled_from([("tcp", 6), ("udp", 17), ("sctp", 132), ("icmp", 1)]))
+    name, number = proto
+    icmp = name == "icmp"
+
+    def tup() -> str:
+        head = f"src={draw(_ADDRESSES)} dst={draw(_ADDRESSES)} "
+        if icmp:
+            return head + f"type={draw(_NUMBERS)} code=0 id={draw(_NUMBERS)} "
+        return head + f"sport={draw(_NUMBERS)} dport={draw(_NUMBERS)} "
+
+    def opt(text: str) -> str:
+        return text if draw(st.booleans()) else ""
+
+    counters = f"packets={draw(_NUMBERS)} bytes={draw(_NUMBERS)} "
+    parts = [
+        opt(draw(st.sampled_from(["ipv4     2 ", "ipv6     10 ", "ipv4     10 "]))),
+        f"{name:<8} {number} {draw(_NUMBERS)} ",
+        opt(draw(st.sampled_from(["ESTABLISHED ", "SYN_SENT2 ", "TIME_WAIT "]))),
+        tup(),
+        opt(f"zone={draw(_NUMBERS)} "),
+        opt(counters),
+        opt("[UNREPLIED] "),
+        tup(),
+        opt(f"zone={draw(_NUMBERS)} "),
+        opt(counters),
+        opt(draw(st.sampled_from(["[ASSURED] ", "[OFFLOAD] ", "[HW_OFFLOAD] "]))),
+        opt(f"mark={draw(_NUMBERS)} "),
+        opt("secctx=system_u:object_r:unlabeled_t:s0 "),
+        opt(f"zone={draw(_NUMBERS)} "),
+        opt(f"delta-time={draw(_NUMBERS)} "),
+        opt(f"use={draw(_NUMBERS)}"),
+        opt(f" id={draw(_NUMBERS)}"),
+        opt(draw(st.sampled_from(["  ", "\t", "\r", " junk=1"]))),
+    ]
+    line = "".join(parts)
+    if draw(st.booleans()):  # corrupt one character, or cut the line
+        i = draw(st.integers(min_value=0, max_value=max(len(line) - 1, 0)))
+        line = line[:i] + draw(st.sampled_from(["", "x", " ", "=", "9", "["])) + line[i + 1 :]
+    return line
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(conntrack_lines(), min_size=1, max_size=6))
+def test_whole_text_and_line_parser_agree(lines: list[str]) -> None:
+    table = parse_conntrack_text("\n".join(lines) + "\n")
+    expected = [e for e in map(parse_conntrack_line, lines) if e is not None]
+    assert list(table) == expected
+    assert len(table) == len(expected)
+    bad = [
+        n for n, line in enumerate(lines, 1) if parse_conntrack_line(line) is None and line.strip()
+    ]
+    assert sum(table.skipped.values()) == len(bad)
+    assert sorted(n for numbers in table.bad_lines.values() for n in numbers) == bad
+
+
+def test_offloaded_entry_has_no_timeout() -> None:
+    line = (
+        "ipv4     2 tcp      6 ESTABLISHED src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 "
+        "src=10.0.0.2 dst=10.0.0.1 sport=2 dport=1 [OFFLOAD] mark=0 zone=0 use=3"
+    )
+    [e] = parse_conntrack_text(line)
+    assert (e.timeout, e.state, e.assured, e.original.sport) == (None, "ESTABLISHED", False, 1)
+
+
+def test_skip_warnings_name_line_numbers() -> None:
+    good = CASES[0][1]
+    text = "\n".join([good, "garbage here", good, "tcp 6 1 src=1.2.3.4"] + ["nonsense here"] * 12)
+    table = parse_conntrack_text(text, line_numbers=3)
+    assert table.skipped == {"malformed": 13, "truncated": 1}
+    assert table.bad_lines == {"malformed": [2, 5, 6], "truncated": [4]}
+    assert table.warnings("/proc/net/nf_conntrack") == [
+        "/proc/net/nf_conntrack: 13 lines skipped (malformed): lines 2, 5, 6 and 10 more",
+        "/proc/net/nf_conntrack: 1 line skipped (truncated): line 4",
+    ]
