@@ -18,6 +18,7 @@ import flask
 
 from topomap.web import auth, callbacks, page, query
 from topomap.web import scene as sc
+from topomap.web.source import MapSource
 
 #: No such directory: Dash's assets route then serves nothing.
 _NO_ASSETS = str(Path(__file__).resolve().parent / "no-assets")
@@ -25,9 +26,9 @@ _NO_ASSETS = str(Path(__file__).resolve().parent / "no-assets")
 cyto.load_extra_layouts()  # the bundle with SVG export (cytoscape-svg)
 
 
-def first_key(source: sc.MapSource, view: str | None) -> sc.SceneKey:
+def first_key(source: MapSource, view: str | None) -> sc.SceneKey:
     """The scene to open on: ``view`` if the source has it, else its coarsest-but-one view."""
-    if view in source.views:
+    if view is not None and view in source.views:
         return sc.SceneKey(view)
     for candidate in ("workload", "namespace", "host"):
         if candidate in source.views:
@@ -36,7 +37,7 @@ def first_key(source: sc.MapSource, view: str | None) -> sc.SceneKey:
 
 
 def create_app(
-    source: sc.MapSource,
+    source: MapSource,
     *,
     view: str | None = "workload",
     credentials: auth.Credentials | None = None,

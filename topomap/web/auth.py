@@ -122,7 +122,9 @@ def install(server: flask.Flask, creds: Credentials) -> None:
             return None
         ok, by_query = authorised(flask.request, creds)
         if not ok:
-            response = flask.Response("authentication required\n", status=401, mimetype="text/plain")
+            response = flask.Response(
+                "authentication required\n", status=401, mimetype="text/plain"
+            )
             if creds.basic:
                 response.headers["WWW-Authenticate"] = 'Basic realm="topomap"'
             return response

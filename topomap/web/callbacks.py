@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, html
+from dash import ALL, Input, Output, State
 
-from topomap import ids, views
 from topomap.web import details, exports, page, panels, query, style
 from topomap.web import scene as sc
+from topomap.web.source import MapSource
 
 FILTER_INPUTS = ("search", "f-ns", "f-zone", "f-proto", "f-port", "f-flags")
 
@@ -62,7 +62,7 @@ def filters_from(
 ) -> query.Filters:
     """The panel's values as :class:`~topomap.web.query.Filters` (bad values are ignored)."""
     try:
-        port_value = int(port) if port not in (None, "") else None  # type: ignore[arg-type]
+        port_value = int(port) if port not in (None, "") else None
     except (TypeError, ValueError):
         port_value = None
     flags = flags or []
@@ -83,7 +83,7 @@ def _key(data: dict[str, Any] | None, fallback: str) -> sc.SceneKey:
     return sc.SceneKey.from_dict(data)
 
 
-def register(app: dash.Dash, source: sc.MapSource) -> None:
+def register(app: dash.Dash, source: MapSource) -> None:
     """Attach every callback of the map for ``source`` to ``app``."""
     fallback = source.views[0]
 
@@ -172,13 +172,13 @@ def register(app: dash.Dash, source: sc.MapSource) -> None:
         if trigger == "reset":
             return {"expanded": [], "collapsed": []}
         if not selected or "->" in selected:
-            return dash.no_update  # type: ignore[no-any-return]
+            return dash.no_update  # type: ignore[return-value]
         scene = sc.CACHE.get(source, _key(shown, fallback))
         expanded, collapsed = set(groups["expanded"]), set(groups["collapsed"])
         if trigger == "expand":
-            expand(scene, selected, expanded, collapsed)
+            sc.expand(scene, selected, expanded, collapsed)
         else:
-            collapse(scene, selected, expanded, collapsed)
+            sc.collapse(scene, selected, expanded, collapsed)
         return {"expanded": sorted(expanded), "collapsed": sorted(collapsed)}
 
     @app.callback(
@@ -207,7 +207,7 @@ def register(app: dash.Dash, source: sc.MapSource) -> None:
         rows += [(k, v) for k, v in sorted(finding.details.items())]
         return {"ids": targets, "n": sum(clicks)}, panels.details_table("Finding", rows)
 
-    app.clientside_callback(
+    app.clientside_callback(  # type: ignore[no-untyped-call]
         FOCUS_JS,
         Output("focus", "modified_timestamp"),
         Input("focus", "data"),
@@ -249,36 +249,3 @@ def register(app: dash.Dash, source: sc.MapSource) -> None:
         kind = "svg" if dash.ctx.triggered_id == "export-svg" else "png"
         view = (shown or {}).get("view", fallback)
         return {"type": kind, "action": "download", "filename": f"topomap-{view}"}
-
-    _ = html  # the panels module builds the components
-
-
-def expand(scene: sc.Scene, node: str, expanded: set[str], collapsed: set[str]) -> None:
-    """Expand ``node`` in place: undo its collapse, or show its members one level finer."""
-    if node.startswith("box:"):
-        return
-    if node in collapsed:
-        collapsed.discard(node)
-    elif ids.kind_of(node) in sc.FINER and len(scene.members.get(node, ())) > 1:
-        expanded.add(node)
-
-
-def collapse(scene: sc.Scene, node: str, expanded: set[str], collapsed: set[str]) -> None:
-    """Collapse the group ``node`` came from: an expansion if any, else its box."""
-    if node.startswith("box:"):
-        collapsed.add(node[4:])
-        return
-    fine = scene.source.graph
-    members = scene.members.get(node, [])
-    for group in sorted(expanded):
-        level = ids.kind_of(group)
-        if level in views.VIEWS and any(
-            views.group_of(m, fine.nodes[m], level) == group for m in members[:1]
-        ):
-            expanded.discard(group)
-            return
-    parent = scene.nodes.get(node, {}).get("data", {}).get("parent")
-    while parent and not parent.startswith("box:"):
-        parent = scene.nodes[parent]["data"].get("parent")
-    if parent:
-        collapsed.add(parent[4:])

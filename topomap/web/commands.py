@@ -27,20 +27,52 @@ def samples_dir() -> Path:
 def server_options(func: Any) -> Any:
     """--host, --port, --view, --findings, --baseline and the credential files."""
     options = [
-        click.option("--host", default=DEFAULT_HOST, show_default=True,
-                     help="Address to bind; anything but loopback needs a token or basic auth."),
-        click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT,
-                     show_default=True, help="TCP port."),
-        click.option("--view", type=click.Choice(views.VIEWS), default="workload",
-                     show_default=True, help="View to open on."),
-        click.option("--findings", "findings_file", type=click.Path(dir_okay=False),
-                     default=None, help="Findings report (topomap analyze -o FILE) to list."),
-        click.option("--baseline", "baseline_file", type=click.Path(dir_okay=False),
-                     default=None, help="Baseline graph JSON for the diff overlay."),
-        click.option("--token-file", type=click.Path(dir_okay=False), default=None,
-                     help="File whose first line is the access token (else $TOPOMAP_TOKEN)."),
-        click.option("--basic-auth-file", type=click.Path(dir_okay=False), default=None,
-                     help="File whose first line is user:password (else $TOPOMAP_BASIC_AUTH)."),
+        click.option(
+            "--host",
+            default=DEFAULT_HOST,
+            show_default=True,
+            help="Address to bind; anything but loopback needs a token or basic auth.",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=DEFAULT_PORT,
+            show_default=True,
+            help="TCP port.",
+        ),
+        click.option(
+            "--view",
+            type=click.Choice(views.VIEWS),
+            default="workload",
+            show_default=True,
+            help="View to open on.",
+        ),
+        click.option(
+            "--findings",
+            "findings_file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Findings report (topomap analyze -o FILE) to list.",
+        ),
+        click.option(
+            "--baseline",
+            "baseline_file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Baseline graph JSON for the diff overlay.",
+        ),
+        click.option(
+            "--token-file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="File whose first line is the access token (else $TOPOMAP_TOKEN).",
+        ),
+        click.option(
+            "--basic-auth-file",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="File whose first line is user:password (else $TOPOMAP_BASIC_AUTH).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -65,10 +97,11 @@ def serve_map(
     refused = auth.refusal(host, creds)
     if refused:
         raise click.UsageError(refused)
+    from topomap import cli
     from topomap.web import app, source
 
     loaded = source.load_source(
-        list(inputs), findings_file=findings_file, baseline_file=baseline_file
+        cli.expand_inputs(inputs), findings_file=findings_file, baseline_file=baseline_file
     )
     dash_app = app.create_app(loaded, view=view, credentials=creds)
     shown = f"[{host}]" if ":" in host else host
@@ -82,7 +115,7 @@ def serve_map(
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}")
+        raise click.ClickException(f"cannot serve on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 @click.command("serve")

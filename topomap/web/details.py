@@ -22,8 +22,9 @@ Rows = list[tuple[str, str]]
 #: At most this many processes are listed for a group.
 MAX_PROCESSES: Final = 25
 _NOT_ANALYSED: Final = "not analysed (serve with --findings from topomap analyze)"
-#: Keys of a finding's details that carry policy facts.
-_POLICY_KEYS: Final = ("policy", "deciding_policy", "deciding policy", "policies", "selected_by")
+#: Keys of a finding's details that name the policy deciding an edge, or selecting a node.
+_DECIDING_KEYS: Final = ("deciding_policy", "deciding policy", "policy")
+_SELECTING_KEYS: Final = ("policies", "selected_by", "policies_selecting")
 _VERDICT_KEYS: Final = ("verdict", "policy_verdict")
 
 
@@ -41,7 +42,8 @@ def _findings_for(scene: sc.Scene, element: str, *, edge: bool) -> list[Finding]
 
 
 def _policy_rows(found: list[Finding], *, edge: bool) -> Rows:
-    policies = sorted({f.details[k] for f in found for k in _POLICY_KEYS if k in f.details})
+    keys = _DECIDING_KEYS if edge else _SELECTING_KEYS
+    policies = sorted({f.details[k] for f in found for k in keys if k in f.details})
     rows: Rows = []
     if edge:
         verdicts = sorted({f.details[k] for f in found for k in _VERDICT_KEYS if k in f.details})
@@ -77,7 +79,11 @@ def node_rows(scene: sc.Scene, node: str) -> Rows | None:
     for member in members:
         ips.update(fine.nodes[member].get("ips") or ())
     served = sorted(
-        {(a["protocol"], p) for _, _, a in scene.graph.in_edges(node, data=True) for p in a["ports"]}
+        {
+            (a["protocol"], p)
+            for _, _, a in scene.graph.in_edges(node, data=True)
+            for p in a["ports"]
+        }
     )
     processes = [
         str(fine.nodes[m].get("label", m))

@@ -14,6 +14,7 @@ from dash import dcc, html
 
 from topomap.web import panels, query, style
 from topomap.web import scene as sc
+from topomap.web.source import MapSource
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 0; color: #223; }
@@ -54,20 +55,27 @@ def _options(values: list[str]) -> list[dict[str, str]]:
     return [{"label": v, "value": v} for v in values]
 
 
-def _controls(source: sc.MapSource, first: sc.SceneKey) -> list[Any]:
+def _controls(source: MapSource, first: sc.SceneKey) -> list[Any]:
     graph = source.graph
-    namespaces = sorted(
-        {n for _, a in graph.nodes(data=True) if (n := sc.namespace_of(graph, a))}
+    namespaces = sorted({n for _, a in graph.nodes(data=True) if (n := sc.namespace_of(graph, a))})
+    zones = sorted(
+        {str(a["zone"]) for _, a in graph.nodes(data=True) if a.get("kind") == "external"}
     )
-    zones = sorted({str(a["zone"]) for _, a in graph.nodes(data=True) if a.get("kind") == "external"})
     protocols = sorted({str(a["protocol"]) for _, _, a in graph.edges(data=True)})
     controls: list[Any] = [
         html.Label("View", className="head"),
-        dcc.RadioItems(id="view", options=_options(list(source.views)), value=first.view,
-                       inline=True),
+        dcc.RadioItems(
+            id="view", options=_options(list(source.views)), value=first.view, inline=True
+        ),
         html.Label("Search", className="head", htmlFor="search"),
-        dcc.Input(id="search", type="text", value="", debounce=0.4,
-                  placeholder="name, label, IP or port", style={"width": "95%"}),
+        dcc.Input(
+            id="search",
+            type="text",
+            value="",
+            debounce=0.4,
+            placeholder="name, label, IP or port",
+            style={"width": "95%"},
+        ),
         html.Label("Namespace", className="head"),
         dcc.Dropdown(id="f-ns", options=_options(namespaces), multi=True, value=[]),
         html.Label("Zone of external peers", className="head"),
@@ -85,12 +93,18 @@ def _controls(source: sc.MapSource, first: sc.SceneKey) -> list[Any]:
             value=[],
         ),
         html.Label("Edge width", className="head"),
-        dcc.RadioItems(id="width", options=_options(["connections", "bytes"]),
-                       value="connections", inline=True),
+        dcc.RadioItems(
+            id="width", options=_options(["connections", "bytes"]), value="connections", inline=True
+        ),
         dcc.Checklist(
             id="overlay",
-            options=[{"label": f"diff overlay against {source.baseline_name}", "value": "on",
-                      "disabled": source.baseline is None}],
+            options=[
+                {
+                    "label": f"diff overlay against {source.baseline_name}",
+                    "value": "on",
+                    "disabled": source.baseline is None,
+                }
+            ],
             value=[],
             style={"display": "block" if source.baseline is not None else "none"},
         ),
@@ -98,8 +112,12 @@ def _controls(source: sc.MapSource, first: sc.SceneKey) -> list[Any]:
         html.Div(
             [
                 html.Button("Expand", id="expand", n_clicks=0, title="expand the selected node"),
-                html.Button("Collapse", id="collapse", n_clicks=0,
-                            title="collapse the selected node's group"),
+                html.Button(
+                    "Collapse",
+                    id="collapse",
+                    n_clicks=0,
+                    title="collapse the selected node's group",
+                ),
                 html.Button("Reset", id="reset", n_clicks=0, title="undo every expand/collapse"),
             ],
             className="buttons",
@@ -110,8 +128,9 @@ def _controls(source: sc.MapSource, first: sc.SceneKey) -> list[Any]:
                 html.Button("graph JSON", id="export-json", n_clicks=0),
                 html.Button("PNG", id="export-png", n_clicks=0),
                 html.Button("SVG", id="export-svg", n_clicks=0),
-                html.Button("findings CSV", id="export-csv", n_clicks=0,
-                            disabled=not source.findings),
+                html.Button(
+                    "findings CSV", id="export-csv", n_clicks=0, disabled=not source.findings
+                ),
             ],
             className="buttons",
         ),
@@ -133,7 +152,7 @@ def status_line(choice: query.Choice) -> str:
     )
 
 
-def build(source: sc.MapSource, first: sc.SceneKey) -> html.Div:
+def build(source: MapSource, first: sc.SceneKey) -> html.Div:
     """The page for ``source``, opening on the scene ``first`` (auto-aggregated if too big)."""
     choice = query.choose(sc.CACHE, source, first, query.Filters())
     shown = choice.scene.key

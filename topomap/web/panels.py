@@ -22,9 +22,7 @@ def details_table(title: str, rows: Rows) -> html.Div:
         [
             html.H4(title, className="details-title"),
             html.Table(
-                html.Tbody(
-                    [html.Tr([html.Th(name), html.Td(value)]) for name, value in rows]
-                ),
+                html.Tbody([html.Tr([html.Th(name), html.Td(value)]) for name, value in rows]),
                 className="details-table",
             ),
         ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 #: Size of one leaf node's cell (the node and its label), in model units.
 LEAF_W, LEAF_H = 150.0, 70.0
@@ -39,7 +40,7 @@ def place(
     roots: Sequence[str],
     children: Mapping[str, Sequence[str]],
     *,
-    order: Callable[[str], object] = str,
+    order: Callable[[str], Any] = str,
 ) -> dict[str, Position]:
     """Centre positions of every leaf under ``roots`` (compound nodes get none: Cytoscape
     draws a parent around its children).

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from topomap.web import scene as sc
+from topomap.web.source import MapSource
 
 #: Largest map drawn as is; beyond this the map steps to a coarser view.
 LIMITS: Final = {"nodes": 1500, "edges": 4000}
@@ -34,9 +35,10 @@ class Filters:
     @property
     def edge_filters(self) -> bool:
         """Whether any filter narrows the edges."""
-        return bool(
-            self.zones or self.protocols or self.port is not None or self.external_only
-        ) or self.findings_only
+        return (
+            bool(self.zones or self.protocols or self.port is not None or self.external_only)
+            or self.findings_only
+        )
 
 
 @dataclass
@@ -91,7 +93,8 @@ def select(scene: sc.Scene, filters: Filters) -> Selection:
         edges = {
             f.eid
             for f in kept
-            if f.eid in port_edges or (not port_edges and (f.source in matches or f.target in matches))
+            if f.eid in port_edges
+            or (not port_edges and (f.source in matches or f.target in matches))
         }
         selection = Selection(
             nodes=matches | {n for f in kept if f.eid in edges for n in (f.source, f.target)},
@@ -115,7 +118,7 @@ def _fits(selection: Selection) -> bool:
 
 
 def choose(
-    cache: sc.SceneCache, source: sc.MapSource, wanted: sc.SceneKey, filters: Filters
+    cache: sc.SceneCache, source: MapSource, wanted: sc.SceneKey, filters: Filters
 ) -> Choice:
     """The finest scene at or above ``wanted`` whose filtered map fits :data:`LIMITS`."""
     key = wanted
@@ -174,8 +177,11 @@ def elements(choice: Choice, *, overlay: bool) -> list[dict[str, Any]]:
         out.append(element)
     for eid in sorted(selection.edges):
         element = all_edges[eid]
-        if overlay and eid in scene.added:
-            element = {**element, "classes": element["classes"] + " added"}
+        extra = (" finding" if eid in scene.finding_edges else "") + (
+            " added" if overlay and eid in scene.added else ""
+        )
+        if extra:
+            element = {**element, "classes": element["classes"] + extra}
         out.append(element)
     out.extend(removed_edges[eid] for eid in sorted(removed_edges))
     return out

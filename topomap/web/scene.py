@@ -22,7 +22,7 @@ import math
 import threading
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final
 
@@ -32,7 +32,7 @@ from topomap import ids, views
 from topomap.findings import Finding
 from topomap.model import NodeId
 from topomap.web import placement
-from topomap.web.source import MapSource
+from topomap.web.source import MapSource, available_views
 
 #: One level finer, for expanding a group of this kind in place.
 FINER: Final = {
@@ -153,9 +153,14 @@ def _zone_attrs(graph: nx.MultiDiGraph, key: SceneKey) -> dict[NodeId, dict[str,
 
 def project(graph: nx.MultiDiGraph, key: SceneKey) -> nx.MultiDiGraph:
     """``graph`` at the scene's view with its groups expanded or collapsed in place."""
-    return views.project(
+    projected = views.project(
         graph, key.view, regroup=_regroup(graph, key), group_attrs=_zone_attrs(graph, key)
     )
+    # an expanded group is gone unless some member could not move (a host's own processes)
+    projected.remove_nodes_from(
+        [n for n in key.expanded if n in projected and projected.degree(n) == 0]
+    )
+    return projected
 
 
 def _text(attrs: dict[str, Any]) -> str:
@@ -201,7 +206,6 @@ class Scene:
     key: SceneKey
     graph: nx.MultiDiGraph
     baseline: nx.MultiDiGraph | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -267,7 +271,9 @@ class Scene:
         if self.baseline is None:
             return [], []
         now = self.graph
-        edges = sorted((u, v, k) for u, v, k in self.baseline.edges(keys=True) if not now.has_edge(u, v, k))
+        edges = sorted(
+            (u, v, k) for u, v, k in self.baseline.edges(keys=True) if not now.has_edge(u, v, k)
+        )
         nodes = sorted({n for u, v, _ in edges for n in (u, v)} - set(now))
         return nodes, edges
 
@@ -305,7 +311,11 @@ class Scene:
         for node in sorted(present):
             attrs = self._attrs(node)
             kind = str(attrs.get("kind"))
-            data: dict[str, Any] = {"id": node, "label": str(attrs.get("label", node)), "kind": kind}
+            data: dict[str, Any] = {
+                "id": node,
+                "label": str(attrs.get("label", node)),
+                "kind": kind,
+            }
             parent = self._parent(node, attrs, present)
             if parent is not None:
                 data["parent"] = parent
@@ -345,7 +355,9 @@ class Scene:
         attrs = self.graph.nodes[node] if node in self.graph else {}
         return str(attrs.get("label", node)).lower()
 
-    def _edge_element(self, u: str, v: str, key: str, attrs: dict[str, Any], extra: str) -> dict[str, Any]:
+    def _edge_element(
+        self, u: str, v: str, key: str, attrs: dict[str, Any], extra: str
+    ) -> dict[str, Any]:
         ports = list(attrs.get("ports") or ())
         connections = int(attrs.get("connections") or 0)
         volume = int(attrs.get("bytes") or 0)
@@ -368,7 +380,9 @@ class Scene:
     @cached_property
     def edges(self) -> dict[str, dict[str, Any]]:
         """Element of every edge of the map, keyed by id (sorted by source, target, key)."""
-        ordered = sorted(self.graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], str(e[2])))
+        ordered = sorted(
+            self.graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], str(e[2]))
+        )
         return {edge_id(u, v, k): self._edge_element(u, v, k, a, "") for u, v, k, a in ordered}
 
     @cached_property
@@ -414,7 +428,9 @@ class Scene:
         result = []
         for u, v, k, attrs in self.graph.edges(keys=True, data=True):
             zones = {
-                str(nodes[n].get("zone")) for n in (u, v) if nodes[n].get("kind") in ("external", "zone")
+                str(nodes[n].get("zone"))
+                for n in (u, v)
+                if nodes[n].get("kind") in ("external", "zone")
             }
             nss = {self.namespaces[n] for n in (u, v) if n in self.namespaces}
             result.append(
@@ -433,7 +449,9 @@ class Scene:
 
     # --- findings -------------------------------------------------------------------------------
 
-    def _edges_between(self, src: str, dst: str, protocol: str | None, port: int | None) -> set[str]:
+    def _edges_between(
+        self, src: str, dst: str, protocol: str | None, port: int | None
+    ) -> set[str]:
         found: set[str] = set()
         for gu in self.aliases.get(src, ()):
             for gv in self.aliases.get(dst, ()):
@@ -528,21 +546,52 @@ def baseline_views(source: MapSource) -> tuple[str, ...]:
     """Views at which the baseline can be compared (it may be coarser than the inputs)."""
     if source.baseline is None:
         return ()
-    from topomap.web.source import available_views
-
     return tuple(v for v in available_views(source.baseline) if v in source.views)
 
 
 def all_zones(graph: nx.MultiDiGraph) -> frozenset[str]:
     """Zone group ids of every zone with an external peer (to collapse them all)."""
     return frozenset(
-        zone_id(str(a.get("zone"))) for _, a in graph.nodes(data=True) if a.get("kind") == "external"
+        zone_id(str(a.get("zone")))
+        for _, a in graph.nodes(data=True)
+        if a.get("kind") == "external"
     )
 
 
 def union(*groups: Iterable[str]) -> frozenset[str]:
     """Groups joined, for building keys."""
     return frozenset(g for group in groups for g in group)
+
+
+def expand(scene: Scene, node: str, expanded: set[str], collapsed: set[str]) -> None:
+    """Expand ``node`` in place: undo its collapse, or show its members one level finer."""
+    if node.startswith("box:"):
+        return
+    if node in collapsed:
+        collapsed.discard(node)
+    elif ids.kind_of(node) in FINER and len(scene.members.get(node, ())) > 1:
+        expanded.add(node)
+
+
+def collapse(scene: Scene, node: str, expanded: set[str], collapsed: set[str]) -> None:
+    """Collapse the group ``node`` came from: an expansion if any, else its box."""
+    if node.startswith("box:"):
+        collapsed.add(node[4:])
+        return
+    fine = scene.source.graph
+    members = scene.members.get(node, [])
+    for group in sorted(expanded):
+        level = ids.kind_of(group)
+        if level in views.VIEWS and any(
+            views.group_of(NodeId(m), fine.nodes[m], level) == group for m in members[:1]
+        ):
+            expanded.discard(group)
+            return
+    parent = scene.nodes.get(node, {}).get("data", {}).get("parent")
+    while parent and not parent.startswith("box:"):
+        parent = scene.nodes[parent]["data"].get("parent")
+    if parent:
+        collapsed.add(parent[4:])
 
 
 #: The cache every app in this process shares (keyed by input digest, so apps never mix).

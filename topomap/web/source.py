@@ -16,7 +16,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from topomap import cli, export, findings, graph, snapshot_io, views
+from topomap import export, findings, graph, snapshot_io, views
 from topomap.errors import InputError
 
 #: How fine each view is, to offer only the views a coarse graph JSON can still show.
@@ -47,12 +47,13 @@ def _is_graph_json(document: object) -> bool:
     return type(document) is dict and type(document.get("topomap")) is dict
 
 
-def load_graph(paths: Sequence[str]) -> tuple[nx.MultiDiGraph, str, str]:
-    """The graph of snapshot files/directories or of one graph JSON, its digest and a label."""
-    files = cli.expand_inputs(paths)
+def load_graph(files: Sequence[str | Path]) -> tuple[nx.MultiDiGraph, str, str]:
+    """The graph of snapshot files or of one graph JSON file, its digest and a label.
+
+    Directories are expanded by the caller (``topomap.cli.expand_inputs``)."""
     loaded: list[snapshot_io.LoadedSnapshot] = []
     graphs: list[tuple[Path, nx.MultiDiGraph]] = []
-    for path in files:
+    for path in map(Path, files):
         document, digest = snapshot_io.read_json(path)
         if _is_graph_json(document):
             graphs.append((path, export.graph_from_document(document, origin=str(path))))
@@ -87,12 +88,13 @@ def available_views(g: nx.MultiDiGraph) -> tuple[str, ...]:
 
 
 def load_source(
-    inputs: Sequence[str],
+    inputs: Sequence[str | Path],
     *,
     findings_file: str | None = None,
     baseline_file: str | None = None,
 ) -> MapSource:
-    """Load everything the map shows; raises :class:`~topomap.errors.InputError` with the file."""
+    """Load everything the map shows from input *files*; raises
+    :class:`~topomap.errors.InputError` naming the file."""
     g, digest, description = load_graph(inputs)
     parts = [digest]
     found: tuple[findings.Finding, ...] = ()
@@ -104,7 +106,7 @@ def load_source(
     baseline = None
     if baseline_file:
         baseline = export.load_graph_json(baseline_file)
-        parts.append(baseline.graph.get("content_sha256") or snapshot_io.read_json(baseline_file)[1])
+        parts.append(snapshot_io.read_json(baseline_file)[1])
         description += f", baseline {Path(baseline_file).name}"
     return MapSource(
         graph=g,
@@ -127,7 +129,9 @@ def from_graph(
     """A source for a graph already in memory (tests, benchmarks); digest from its content."""
     parts = [export.content_digest(export.content_of(g))]
     if found:
-        parts.append(hashlib.sha256(repr(sorted(f.fingerprint for f in found)).encode()).hexdigest())
+        parts.append(
+            hashlib.sha256(repr(sorted(f.fingerprint for f in found)).encode()).hexdigest()
+        )
     if baseline is not None:
         parts.append(export.content_digest(export.content_of(baseline)))
     return MapSource(
