@@ -105,11 +105,11 @@ def serve_map(
     )
     dash_app = app.create_app(loaded, view=view, credentials=creds)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"topomap map of {loaded.description}: http://{shown}:{port}/ (Ctrl-C to stop)")
     if creds.token:
         click.echo("authentication: token (open the URL once with ?token=<token>)")
     elif creds.basic:
         click.echo("authentication: basic auth")
+    click.echo(f"topomap map of {loaded.description}: http://{shown}:{port}/ (Ctrl-C to stop)")
     try:
         dash_app.run(host=host, port=port, debug=False)
     except KeyboardInterrupt:
