@@ -270,3 +270,27 @@ def test_a_coarse_graph_json_offers_only_coarser_views() -> None:
     g = views.project(mapdata.shop(), "workload")
     assert from_graph(g).views == ("workload", "namespace", "host")
     assert ids.kind_of(next(iter(g))) in {"external", "host", "service", "workload"}
+
+
+def test_svg_export_draws_every_node_with_escaped_labels(source: MapSource) -> None:
+    from xml.etree import ElementTree
+
+    from topomap.web import svg
+
+    scene = scene_at(source, "workload")
+    choice = query.choose(sc.CACHE, source, scene.key, query.Filters())
+    elements = query.elements(choice, overlay=True)
+    evil = {
+        "data": {"id": "pod:x", "label": mapdata.XSS, "kind": "pod"},
+        "position": {"x": 0, "y": 0},
+    }
+    document = ElementTree.fromstring(svg.render([*elements, evil]))
+    ns = "{http://www.w3.org/2000/svg}"
+    leaves = [e for e in elements if "position" in e]
+    assert len(document.findall(f"{ns}circle")) == len(leaves) + 1
+    assert len(document.findall(f"{ns}line")) == len([e for e in elements if "source" in e["data"]])
+    assert len(document.findall(f"{ns}rect")) == len(
+        [e for e in elements if e["data"].get("kind") == "box"]
+    )
+    assert mapdata.XSS in [t.text for t in document.findall(f"{ns}text")]
+    assert document.find(f"{ns}img") is None

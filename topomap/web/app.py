@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import dash_cytoscape as cyto
 import flask
 
 from topomap.web import auth, callbacks, page, query
@@ -22,8 +21,6 @@ from topomap.web.source import MapSource
 
 #: No such directory: Dash's assets route then serves nothing.
 _NO_ASSETS = str(Path(__file__).resolve().parent / "no-assets")
-
-cyto.load_extra_layouts()  # the bundle with SVG export (cytoscape-svg)
 
 
 def first_key(source: MapSource, view: str | None) -> sc.SceneKey:

@@ -12,7 +12,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State
 
-from topomap.web import details, exports, page, panels, query, style
+from topomap.web import details, exports, page, panels, query, style, svg
 from topomap.web import scene as sc
 from topomap.web.source import MapSource
 
@@ -218,11 +218,15 @@ def register(app: dash.Dash, source: MapSource) -> None:
         Output("download", "data"),
         Input("export-json", "n_clicks"),
         Input("export-csv", "n_clicks"),
+        Input("export-svg", "n_clicks"),
         State("shown", "data"),
+        State("overlay", "value"),
         *(State(name, "value") for name in FILTER_INPUTS),
         prevent_initial_call=True,
     )
-    def download(_j: int, _c: int, shown: Any, *values: Any) -> dict[str, Any]:
+    def download(
+        _j: int, _c: int, _s: int, shown: Any, overlay: Any, *values: Any
+    ) -> dict[str, Any]:
         if dash.ctx.triggered_id == "export-csv":
             return {
                 "content": exports.findings_csv(source.findings),
@@ -230,8 +234,15 @@ def register(app: dash.Dash, source: MapSource) -> None:
                 "type": "text/csv",
             }
         scene = sc.CACHE.get(source, _key(shown, fallback))
-        selection = query.select(scene, filters_from(*values))
-        body = exports.graph_json(query.Choice(scene, selection))
+        choice = query.Choice(scene, query.select(scene, filters_from(*values)))
+        if dash.ctx.triggered_id == "export-svg":
+            drawn = query.elements(choice, overlay="on" in (overlay or []))
+            return {
+                "content": svg.render(drawn),
+                "filename": f"topomap-{scene.key.view}.svg",
+                "type": "image/svg+xml",
+            }
+        body = exports.graph_json(choice)
         return {
             "content": body.decode(),
             "filename": f"topomap-{scene.key.view}.json",
@@ -241,11 +252,9 @@ def register(app: dash.Dash, source: MapSource) -> None:
     @app.callback(
         Output("map", "generateImage"),
         Input("export-png", "n_clicks"),
-        Input("export-svg", "n_clicks"),
         State("shown", "data"),
         prevent_initial_call=True,
     )
-    def image(_p: int, _s: int, shown: Any) -> dict[str, Any]:
-        kind = "svg" if dash.ctx.triggered_id == "export-svg" else "png"
+    def image(_p: int, shown: Any) -> dict[str, Any]:
         view = (shown or {}).get("view", fallback)
-        return {"type": kind, "action": "download", "filename": f"topomap-{view}"}
+        return {"type": "png", "action": "download", "filename": f"topomap-{view}"}

@@ -17,7 +17,7 @@ from topomap.web import scene as sc
 from topomap.web.source import MapSource
 
 #: Largest map drawn as is; beyond this the map steps to a coarser view.
-LIMITS: Final = {"nodes": 1500, "edges": 4000}
+LIMITS: Final = {"nodes": 1500, "edges": 2000}
 
 
 @dataclass(frozen=True)
