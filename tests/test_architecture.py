@@ -15,8 +15,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 HEAVY = ("dash", "dash_cytoscape", "plotly", "scapy", "kubernetes")
-#: Core modules allowed to import the heavy stacks (only the web module imports dash).
-WEB_MODULES = {"topomap/webapp.py"}
+#: Modules allowed to import the heavy stacks: only the map's page modules import dash.
+WEB_MODULES = {f"topomap/web/{name}.py" for name in ("app", "page", "callbacks", "panels")}
 #: Only the CLI (its collect verb included) wires collectors in.
 CLI_MODULES = {"topomap/cli.py", "topomap/collect_cli.py"}
 
@@ -66,7 +66,8 @@ def test_every_module_says_what_it_owns(path: Path) -> None:
 def test_cli_does_not_load_heavy_stacks() -> None:
     """`topomap graph` and friends start fast: dash, scapy and kubernetes stay unloaded."""
     code = (
-        "import sys, topomap.cli, topomap.graph, topomap.export, topomap.views;"
+        "import sys, topomap.cli, topomap.graph, topomap.export, topomap.views,"
+        " topomap.web.scene, topomap.web.query, topomap.web.details, topomap.web.auth;"
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -65,7 +65,7 @@ def test_graph_json_to_stdout_and_text_summary(snap_file: Path) -> None:
 
 
 def test_demo_summarises_the_samples() -> None:
-    result = topomap("demo")
+    result = topomap("demo", "--summary")
     assert result.returncode == 0, result.stderr
     assert "topomap demo: 3 snapshots" in result.stdout
     assert "api.stripe.com" in result.stdout

@@ -32,6 +32,7 @@ from topomap.analysis import commands as analysis_commands
 from topomap.analysis.policy_file import policy_schema
 from topomap.errors import InputError, TopomapError
 from topomap.policy import commands as policy_commands
+from topomap.web import commands as web_commands
 
 _state = {"verbose": False}
 
@@ -190,9 +191,7 @@ def schema_command(kind: str, output: str) -> None:
     _emit(orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE), output)
 
 
-def samples_dir() -> Path:
-    """The bundled samples/shop directory of a source checkout."""
-    return Path(__file__).resolve().parent.parent / "samples" / "shop"
+samples_dir = web_commands.samples_dir
 
 
 @cli.command("demo")
@@ -203,18 +202,29 @@ def samples_dir() -> Path:
     default=None,
     help="Snapshot directory to use instead of the bundled samples/shop.",
 )
-@click.option("--view", type=click.Choice(views.VIEWS), default="workload", show_default=True)
-def demo_command(directory: str | None, view: str) -> None:
-    """Show what topomap makes of the bundled demo shop (no cluster, no root needed)."""
+@click.option(
+    "--summary",
+    "summary_only",
+    is_flag=True,
+    help="Print the summary and exit instead of serving the map.",
+)
+@web_commands.server_options
+def demo_command(directory: str | None, summary_only: bool, **options: Any) -> None:
+    """Show the bundled demo shop (no cluster, no root needed): a summary, then the map.
+
+    Serves the interactive map on 127.0.0.1:8050 until Ctrl-C (see `topomap serve`).
+    """
     where = Path(directory) if directory else samples_dir()
     if not where.is_dir():
         raise InputError(
             f"{where}: samples not found; run from a source checkout or pass --samples DIR"
         )
     loaded = load_snapshots([str(where)])
-    projected = views.project(graph.build_graph(s.snapshot for s in loaded), view)
+    projected = views.project(graph.build_graph(s.snapshot for s in loaded), options["view"])
     click.echo(f"topomap demo: {len(loaded)} snapshots from {where}")
     click.echo(summary.render_text(summary.summarize(projected)), nl=False)
+    if not summary_only:
+        web_commands.serve_map([str(where)], **options)
 
 
 cli.add_command(policy_commands.policy)
@@ -222,6 +232,7 @@ cli.add_command(collect_cli.collect_command)
 cli.add_command(analysis_commands.analyze_command)
 cli.add_command(analysis_commands.init_policy_command)
 policy_commands.policy.add_command(analysis_commands.advise_command)
+cli.add_command(web_commands.serve)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

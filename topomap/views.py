@@ -16,6 +16,7 @@ Pure: graph in, graph out.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import networkx as nx
@@ -77,7 +78,17 @@ def _node_attrs(graph: nx.MultiDiGraph, node: NodeId) -> dict[str, Any]:
     return {"kind": kind, "label": node.partition(":")[2]}
 
 
-def project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
+#: ``regroup(node, attrs, group)``: the node that stands for ``node`` instead of ``group``.
+Regroup = Callable[[NodeId, dict[str, Any], NodeId], NodeId]
+
+
+def project(
+    graph: nx.MultiDiGraph,
+    view: str,
+    *,
+    regroup: Regroup | None = None,
+    group_attrs: Mapping[NodeId, dict[str, Any]] | None = None,
+) -> nx.MultiDiGraph:
     """The graph at ``view``: grouped nodes and summed edges.
 
     Parameters
@@ -86,6 +97,12 @@ def project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
         The finest graph, from :func:`topomap.graph.build_graph`.
     view
         One of :data:`VIEWS`.
+    regroup
+        Optional override of the grouping, node by node (the map uses it to expand or collapse
+        one group in place); edges are still summed in the same single pass.
+    group_attrs
+        Attributes of group nodes that ``regroup`` invents (neither in ``graph`` nor in its
+        ``groups``).
 
     Returns
     -------
@@ -104,20 +121,35 @@ def project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
     if view not in _RANK:
         raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     with paused_gc():
-        return _project(graph, view)
+        return _project(graph, view, regroup, group_attrs or {})
 
 
-def _project(graph: nx.MultiDiGraph, view: str) -> nx.MultiDiGraph:
-    mapping = {node: group_of(node, attrs, view) for node, attrs in graph.nodes(data=True)}
+def _project(
+    graph: nx.MultiDiGraph,
+    view: str,
+    regroup: Regroup | None,
+    group_attrs: Mapping[NodeId, dict[str, Any]],
+) -> nx.MultiDiGraph:
+    if regroup is None:
+        mapping = {node: group_of(node, attrs, view) for node, attrs in graph.nodes(data=True)}
+    else:
+        mapping = {
+            node: regroup(node, attrs, group_of(node, attrs, view))
+            for node, attrs in graph.nodes(data=True)
+        }
     result = nx.MultiDiGraph()
     result.graph.update({k: v for k, v in graph.graph.items() if k != "groups"})
     result.graph["view"] = view
     groups = sorted(set(mapping.values()))
-    result.add_nodes_from((g, _node_attrs(graph, g)) for g in groups)
+    result.add_nodes_from(
+        (g, dict(group_attrs[g]) if g in group_attrs else _node_attrs(graph, g)) for g in groups
+    )
     if view in ("workload", "namespace"):  # idle workloads and namespaces belong on the map too
-        result.add_nodes_from(
-            (g, dict(a)) for g, a in graph.graph.get("groups", {}).items() if a["kind"] == view
-        )
+        for idle, a in graph.graph.get("groups", {}).items():
+            target = idle if regroup is None else regroup(idle, a, idle)
+            if a["kind"] == view and target not in result:
+                attrs = group_attrs.get(target) or _node_attrs(graph, target)
+                result.add_node(target, **dict(attrs))
     summed: dict[tuple[NodeId, NodeId, str], dict[str, Any]] = {}
     fine = view == "process"
     for u, v, key, attrs in graph.edges(keys=True, data=True):

@@ -1,0 +1,442 @@
+"""Benchmark: the map at 10,000 process-level nodes and 50,000 edges, in headless Chromium.
+
+What is measured
+----------------
+A graph of exactly ``--nodes`` nodes and ``--edges`` edges at the process view (hosts, pods,
+containers, processes, Services and external peers, over namespaces and workloads) is generated
+from a seeded RNG, written as graph JSON and served with ``topomap serve`` in a child process.
+Playwright drives Debian's Chromium (``/usr/bin/chromium``) against it and reports:
+
+* **first map**: from navigation start to the first frame after Cytoscape holds the map's
+  nodes (``performance.now()`` in the page, two animation frames after the nodes appear);
+* **filter change**: toggling the ``udp`` protocol filter; *server* time is the app's own
+  ``Server-Timing`` of the callback request, *page* time runs from the click until the map has
+  changed;
+* **node click**: a tap on a node (the event a mouse click makes Cytoscape emit) until its
+  details are shown, same two times.
+
+The reference, side by side in the same run, is the naive map: the same process graph's
+elements handed whole to dash-cytoscape with its default force layout (``cose``) run in the
+browser, as topomap's first map did. Its first map is cut off at ``--reference-timeout``.
+
+Usage::
+
+    python benchmarks/web_map.py                  # 10,000 nodes, 50,000 edges, 5 repeats
+    python benchmarks/web_map.py --quick          # 2,000 nodes, 10,000 edges
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from topomap import __version__, export, ids, views
+from topomap.model import NodeId
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CY = "document.getElementById('map')._cyreg.cy"
+ZONES = ("public", "public", "public", "private", "documentation", "metadata")
+TIMES = ("2026-11-28T10:00:00Z", "2026-11-28T10:15:00Z")
+
+
+def generate(n_nodes: int, n_edges: int, seed: int = 20261129) -> nx.MultiDiGraph:
+    """A process-level graph with exactly ``n_nodes`` nodes and ``n_edges`` edges."""
+    rng = random.Random(seed)
+    g = nx.MultiDiGraph()
+    scale = n_nodes / 10_000
+    n_hosts, n_ns, per_ns = max(2, int(20 * scale)), max(2, int(25 * scale)), 10
+    n_ext = int(400 * scale)
+    groups: dict[str, dict[str, Any]] = {}
+    hosts: list[str] = [ids.host(f"node-{h:02d}") for h in range(n_hosts)]
+    for h, host in enumerate(hosts):
+        g.add_node(host, kind="host", label=host[5:], name=host[5:], ips=[f"10.0.{h}.10"])
+    workloads: list[tuple[str, NodeId, NodeId]] = []
+    for n in range(n_ns):
+        ns = f"team-{n:02d}"
+        groups[ids.namespace(ns)] = {"kind": "namespace", "label": ns, "name": ns}
+        for w in range(per_ns):
+            name = f"svc-{w}"
+            wid = ids.workload(ns, "Deployment", name)
+            groups[wid] = {"kind": "workload", "label": name, "name": name, "namespace": ns}
+            sid = ids.service(ns, name)
+            g.add_node(
+                sid,
+                kind="service",
+                label=name,
+                name=name,
+                namespace=ns,
+                cluster_ips=[f"10.96.{n}.{w}"],
+            )
+            workloads.append((ns, wid, sid))
+    for e in range(n_ext):
+        ip = f"203.0.{e // 250}.{e % 250}"
+        g.add_node(
+            ids.external(ip),
+            kind="external",
+            label=ip,
+            ip=ip,
+            zone=ZONES[e % len(ZONES)],
+            dns_names=[],
+        )
+    procs: list[NodeId] = []
+    servers: dict[str, int] = {}
+    pod_no = 0
+    while g.number_of_nodes() < n_nodes:
+        ns, wid, sid = workloads[pod_no % len(workloads)]
+        host = hosts[pod_no % n_hosts]
+        pod = ids.pod(ns, f"{wid.rsplit('/', 1)[1]}-{pod_no}")
+        cid = ids.container(f"{pod_no:064x}")
+        g.add_node(
+            pod,
+            kind="pod",
+            label=pod.rsplit("/", 1)[1],
+            namespace=ns,
+            workload=wid,
+            host=host,
+            parent=host,
+            ips=[f"10.244.{pod_no // 250}.{pod_no % 250}"],
+            services=[sid],
+            labels={"app": wid.rsplit("/", 1)[1]},
+        )
+        g.add_node(
+            cid,
+            kind="container",
+            label="app",
+            namespace=ns,
+            pod=pod,
+            workload=wid,
+            host=host,
+            parent=pod,
+            services=[sid],
+        )
+        for p in range(16):
+            if g.number_of_nodes() >= n_nodes:
+                break
+            pid = 1000 + pod_no * 20 + p
+            proc = ids.process(host[5:], pid, 1)
+            g.add_node(
+                proc,
+                kind="process",
+                label=f"app ({pid})",
+                comm="app",
+                pid=pid,
+                host=host,
+                container=cid,
+                pod=pod,
+                workload=wid,
+                parent=cid,
+                services=[sid],
+            )
+            procs.append(proc)
+            if p == 0:
+                servers[proc] = 8080
+        pod_no += 1
+    externals = [n for n, a in g.nodes(data=True) if a["kind"] == "external"]
+    server_list = sorted(servers)
+    made = 0
+    while made < n_edges:
+        u = rng.choice(procs)
+        roll = rng.random()
+        if roll < 0.75:
+            v, protocol, port = rng.choice(server_list), "tcp", 8080
+        elif roll < 0.85:
+            v, protocol, port = rng.choice(server_list), "udp", 53
+        else:
+            v, protocol, port = rng.choice(externals), "tcp", rng.choice((443, 80, 4444))
+        key = f"{protocol}/{port}"
+        if u == v or g.has_edge(u, v, key):
+            continue
+        conns = rng.randint(1, 50)
+        made += 1
+        g.add_edge(
+            u,
+            v,
+            key,
+            protocol=protocol,
+            port=port,
+            ports=[port],
+            connections=conns,
+            packets=conns * 10,
+            bytes=conns * rng.randint(500, 50_000),
+            counted=conns,
+            first_seen=TIMES[0],
+            last_seen=TIMES[1],
+            observed_by=["conntrack@node-00"],
+            services=[],
+        )
+    g.graph.update(
+        view="process",
+        window={"start": TIMES[0], "end": TIMES[1]},
+        scope={"observers": [h[5:] for h in hosts]},
+        coverage=[],
+        groups=groups,
+    )
+    return g
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(graph_json: Path) -> tuple[subprocess.Popen[str], str, float]:
+    """``topomap serve`` on a free port; its URL and seconds until it listens."""
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "topomap",
+            "serve",
+            str(graph_json),
+            "--port",
+            str(port),
+            "--view",
+            "process",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_listening(port, proc)
+    return proc, f"http://127.0.0.1:{port}/", time.perf_counter() - started
+
+
+def wait_listening(port: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+def reference_server(g: nx.MultiDiGraph) -> tuple[threading.Thread, str]:
+    """The naive map: every element of the process view, cose layout in the browser."""
+    import dash
+    import dash_cytoscape as cyto
+    from dash import html
+
+    elements: list[dict[str, Any]] = [
+        {"data": {"id": n, "label": a.get("label", n)}} for n, a in g.nodes(data=True)
+    ]
+    elements += [
+        {"data": {"id": f"{u}->{v}#{k}", "source": u, "target": v}}
+        for u, v, k in g.edges(keys=True)
+    ]
+    app = dash.Dash("reference")
+    app.layout = html.Div(
+        cyto.Cytoscape(
+            id="map",
+            elements=elements,
+            layout={"name": "cose", "animate": False},
+            style={"width": "100%", "height": "800px"},
+        )
+    )
+    port = free_port()
+    thread = threading.Thread(
+        target=lambda: app.run(host="127.0.0.1", port=port, debug=False), daemon=True
+    )
+    thread.start()
+    time.sleep(2)
+    return thread, f"http://127.0.0.1:{port}/"
+
+
+def first_map(page: Any, url: str, timeout_s: float) -> float | None:
+    """Milliseconds from navigation start to the first frame with the map's nodes drawn."""
+    page.goto(url, timeout=timeout_s * 1000)
+    try:
+        page.wait_for_function(
+            f"() => {{ const m = document.getElementById('map');"
+            f" return m && m._cyreg && {CY}.nodes().length > 0"
+            f" && {CY}.nodes()[0].renderedPosition().x !== undefined; }}",
+            timeout=timeout_s * 1000,
+            polling="raf",
+        )
+    except Exception:  # noqa: BLE001 - a timeout is the result here
+        return None
+    ms: float = page.evaluate(
+        "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame("
+        "() => r(performance.now()))))"
+    )
+    return ms
+
+
+def server_ms(response: Any) -> float:
+    timing = response.headers.get("server-timing", "")
+    return float(timing.partition("dur=")[2] or "nan")
+
+
+def timed_update(page: Any, action: Any, done: str) -> tuple[float, float]:
+    """Server time of the callback request an action makes, and page time until ``done``."""
+    start = time.perf_counter()
+    with page.expect_response(lambda r: "_dash-update-component" in r.url) as info:
+        action()
+    page.wait_for_function(done)
+    return server_ms(info.value), (time.perf_counter() - start) * 1000
+
+
+def measure_topomap(browser: Any, url: str, repeat: int) -> dict[str, Any]:
+    firsts: list[float] = []
+    for _ in range(repeat):
+        context = browser.new_context(viewport={"width": 1500, "height": 900})
+        page = context.new_page()
+        ms = first_map(page, url, 60)
+        assert ms is not None, "topomap's first map did not render in 60 s"
+        firsts.append(ms)
+        context.close()
+    context = browser.new_context(viewport={"width": 1500, "height": 900})
+    page = context.new_page()
+    first_map(page, url, 60)
+    drawn = page.evaluate(f"() => [{CY}.nodes('[kind != \"box\"]').length, {CY}.edges().length]")
+    notice = page.locator("#notice").inner_text()
+    filters, clicks = [], []
+    for i in range(repeat):
+        before = page.evaluate(f"() => {CY}.edges().length")
+        filters.append(
+            timed_update(
+                page,
+                lambda: page.get_by_label("udp", exact=True).click(),
+                f"() => {CY}.edges().length !== {before}",
+            )
+        )
+        node = page.evaluate(
+            f"(i) => {{ const ns = {CY}.nodes(':childless[kind != \"box\"]');"
+            " return ns[(i * 7) % ns.length].id(); }",
+            i,
+        )
+        marker = f"id\t{node}"
+        clicks.append(  # a tap event on the node: what a click on it makes Cytoscape emit
+            timed_update(
+                page,
+                lambda node=node: page.evaluate(
+                    f"(id) => {CY}.getElementById(id).emit('tap')", node
+                ),
+                f"() => document.getElementById('details').innerText.includes({marker!r})",
+            )
+        )
+    context.close()
+    return {"first": firsts, "filter": filters, "click": clicks, "drawn": drawn, "notice": notice}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nodes", type=int, default=10_000)
+    parser.add_argument("--edges", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--reference-timeout", type=float, default=60.0)
+    parser.add_argument("--quick", action="store_true", help="2,000 nodes, 10,000 edges")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.nodes, args.edges = 2_000, 10_000
+    from playwright.sync_api import sync_playwright
+
+    print(
+        f"topomap {__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"{platform.platform()}"
+    )
+    start = time.perf_counter()
+    g = generate(args.nodes, args.edges)
+    kinds: dict[str, int] = {}
+    for _, a in g.nodes(data=True):
+        kinds[a["kind"]] = kinds.get(a["kind"], 0) + 1
+    by_kind = ", ".join(f"{k} {n:,}" for k, n in sorted(kinds.items()))
+    print(
+        f"generated {g.number_of_nodes():,} nodes ({by_kind}), "
+        f"{g.number_of_edges():,} edges in {time.perf_counter() - start:.1f} s (not timed)"
+    )
+    with tempfile.TemporaryDirectory(prefix="topomap-web-bench-") as tmp:
+        path = Path(tmp) / "graph.json"
+        path.write_bytes(export.dumps_graph_json(g))
+        print(f"graph JSON {path.stat().st_size / 1e6:.1f} MB")
+        proc, url, ready = serve(path)
+        print(f"topomap serve ready in {ready:.1f} s (load, digest check, opening scene)")
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                ours = measure_topomap(browser, url, args.repeat)
+                _, ref_url = reference_server(views.project(g, "process"))
+                context = browser.new_context(viewport={"width": 1500, "height": 900})
+                ref_ms = first_map(context.new_page(), ref_url, args.reference_timeout)
+                context.close()
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    report(args, ours, ref_ms)
+    return 0
+
+
+def report(args: argparse.Namespace, ours: dict[str, Any], ref_ms: float | None) -> None:
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    first = min(ours["first"])
+    filt_server = med([s for s, _ in ours["filter"]])
+    filt_page = med([p for _, p in ours["filter"]])
+    click_server = med([s for s, _ in ours["click"]])
+    click_page = med([p for _, p in ours["click"]])
+    print(f"\ndrawn at first: {ours['drawn'][0]:,} nodes, {ours['drawn'][1]:,} edges")
+    print(f"notice: {ours['notice']}")
+    print(f"first map, each run (ms): {', '.join(f'{x:.0f}' for x in ours['first'])}")
+    print(
+        f"filter (server ms / page ms): {', '.join(f'{s:.0f}/{p:.0f}' for s, p in ours['filter'])}"
+    )
+    print(
+        f"click  (server ms / page ms): {', '.join(f'{s:.0f}/{p:.0f}' for s, p in ours['click'])}"
+    )
+    ref = (
+        f"{ref_ms / 1000:.2f} s"
+        if ref_ms is not None
+        else f"> {args.reference_timeout:.0f} s (cut off)"
+    )
+    ratio = (
+        f"{ref_ms / first:.1f}x"
+        if ref_ms is not None
+        else f"> {args.reference_timeout * 1000 / first:.0f}x"
+    )
+    print(f"\n{'':34}{'topomap':>12}{'naive reference':>18}")
+    print(f"{'first map (best of ' + str(args.repeat) + ')':34}{first / 1000:>10.2f} s{ref:>18}")
+    print(f"{'ratio reference / topomap':34}{ratio:>12}")
+    print(f"{'filter change, median server':34}{filt_server:>9.0f} ms   (page {filt_page:.0f} ms)")
+    print(f"{'node click, median server':34}{click_server:>9.0f} ms   (page {click_page:.0f} ms)")
+    ok = first < 3000 and filt_server < 300 and click_server < 300
+    print(
+        f"\ntarget: first map under 3 s: {'yes' if first < 3000 else 'NO'}; filter and click "
+        f"under 300 ms server time: {'yes' if filt_server < 300 and click_server < 300 else 'NO'}"
+        f"{'' if ok else ' (not met)'}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

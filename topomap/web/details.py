@@ -1,0 +1,155 @@
+"""The facts the details panel shows for a node or an edge of a scene, as (name, text) rows.
+
+Node: kind, labels, IPs, listening ports (ports it served, as observed), the processes it
+stands for, the policies selecting it and its findings. Edge: ports, protocol, connections,
+bytes, first/last seen, who observed it, the Services dialled, the policy verdict with the
+deciding policy, and its findings. Policy facts come from the findings report (``--findings``,
+written by ``topomap analyze``): a finding's ``details`` name the deciding policy and verdict.
+Without a report the rows say the policies were not analysed. Every value is plain text; the
+panel renders it as text, never as markup. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from topomap import ids
+from topomap.findings import Finding
+from topomap.web import scene as sc
+
+Rows = list[tuple[str, str]]
+
+#: At most this many processes are listed for a group.
+MAX_PROCESSES: Final = 25
+_NOT_ANALYSED: Final = "not analysed (serve with --findings from topomap analyze)"
+#: Keys of a finding's details that name the policy deciding an edge, or selecting a node.
+_DECIDING_KEYS: Final = ("deciding_policy", "deciding policy", "policy")
+_SELECTING_KEYS: Final = ("policies", "selected_by", "policies_selecting")
+_VERDICT_KEYS: Final = ("verdict", "policy_verdict")
+
+
+def _join(values: Any) -> str:
+    return ", ".join(str(v) for v in values) if values else "-"
+
+
+def _findings_for(scene: sc.Scene, element: str, *, edge: bool) -> list[Finding]:
+    found = []
+    for finding in scene.source.findings:
+        nodes, edges = scene.finding_subject(finding)
+        if element in (edges if edge else nodes):
+            found.append(finding)
+    return found
+
+
+def _policy_rows(found: list[Finding], *, edge: bool) -> Rows:
+    keys = _DECIDING_KEYS if edge else _SELECTING_KEYS
+    policies = sorted({f.details[k] for f in found for k in keys if k in f.details})
+    rows: Rows = []
+    if edge:
+        verdicts = sorted({f.details[k] for f in found for k in _VERDICT_KEYS if k in f.details})
+        rows.append(("policy verdict", _join(verdicts) if verdicts else _NOT_ANALYSED))
+        rows.append(("deciding policy", _join(policies) if policies else _NOT_ANALYSED))
+    else:
+        rows.append(("policies selecting it", _join(policies) if policies else _NOT_ANALYSED))
+    return rows
+
+
+def _finding_rows(found: list[Finding]) -> Rows:
+    return [("finding", f"{f.severity.upper()} {f.rule}: {f.message}") for f in found]
+
+
+def node_rows(scene: sc.Scene, node: str) -> Rows | None:
+    """Rows for a map node (or a box); ``None`` when it is not on this scene."""
+    if node.startswith("box:"):
+        group = node[4:]
+        inside = [n for n, el in scene.nodes.items() if el["data"].get("parent") == node]
+        return [
+            ("group", group),
+            ("members on the map", str(len(inside))),
+            ("collapse", "use Collapse to fold it into one node"),
+        ]
+    if node not in scene.graph:
+        return None
+    attrs = scene.graph.nodes[node]
+    members = scene.members.get(node, [])
+    fine = scene.source.graph
+    ips = set(attrs.get("ips") or ()) | set(attrs.get("cluster_ips") or ())
+    if attrs.get("ip"):
+        ips.add(attrs["ip"])
+    for member in members:
+        ips.update(fine.nodes[member].get("ips") or ())
+    served = sorted(
+        {
+            (a["protocol"], p)
+            for _, _, a in scene.graph.in_edges(node, data=True)
+            for p in a["ports"]
+        }
+    )
+    processes = [
+        str(fine.nodes[m].get("label", m))
+        for m in members
+        if fine.nodes[m].get("kind") == "process"
+    ]
+    shown = processes[:MAX_PROCESSES]
+    if len(processes) > MAX_PROCESSES:
+        shown.append(f"... and {len(processes) - MAX_PROCESSES} more")
+    labels = attrs.get("labels") or {}
+    rows: Rows = [
+        ("id", node),
+        ("kind", str(attrs.get("kind"))),
+        ("name", str(attrs.get("label", node))),
+    ]
+    ns = scene.namespaces.get(node)
+    if ns:
+        rows.append(("namespace", ns))
+    if attrs.get("kind") == "external":
+        rows.append(("zone", str(attrs.get("zone"))))
+        rows.append(("DNS names", _join(attrs.get("dns_names"))))
+    if attrs.get("kind") == "zone":
+        rows.append(("external peers", str(attrs.get("peers"))))
+    rows += [
+        ("labels", _join(f"{k}={v}" for k, v in sorted(labels.items()))),
+        ("IPs", _join(sorted(ips))),
+        ("listening ports (observed)", _join(f"{p}/{proto}" for proto, p in served)),
+        (f"processes ({len(processes)})", _join(shown)),
+    ]
+    if len(members) > 1:
+        rows.append(("stands for", f"{len(members)} nodes of the {fine.graph.get('view')} view"))
+    found = _findings_for(scene, node, edge=False)
+    return rows + _policy_rows(found, edge=False) + _finding_rows(found)
+
+
+def edge_rows(scene: sc.Scene, element: str) -> Rows | None:
+    """Rows for a map edge given its element id; ``None`` when it is not on this scene."""
+    head, _, key = element.rpartition("#")
+    source, _, target = head.partition("->")
+    graph = scene.graph
+    if not graph.has_edge(source, target, key):
+        if scene.baseline is not None and scene.baseline.has_edge(source, target, key):
+            graph = scene.baseline
+        else:
+            return None
+    attrs = graph.edges[source, target, key]
+
+    def label(node: str) -> str:
+        return str(graph.nodes[node].get("label", node))
+
+    rows: Rows = [
+        ("from", f"{label(source)} ({ids.kind_of(source)})"),
+        ("to", f"{label(target)} ({ids.kind_of(target)})"),
+        ("protocol", str(attrs.get("protocol"))),
+        ("ports", _join(attrs.get("ports"))),
+        ("connections", f"{int(attrs.get('connections') or 0):,}"),
+        ("bytes", f"{int(attrs.get('bytes') or 0):,}"),
+        ("packets", f"{int(attrs.get('packets') or 0):,}"),
+        ("first seen", str(attrs.get("first_seen"))),
+        ("last seen", str(attrs.get("last_seen"))),
+        ("observed by", _join(attrs.get("observed_by"))),
+        ("services dialled", _join(attrs.get("services"))),
+    ]
+    if graph is scene.baseline:
+        rows.insert(0, ("diff", "in the baseline only: removed since"))
+    elif element in scene.added:
+        rows.insert(0, ("diff", "new since the baseline"))
+    found = _findings_for(scene, element, edge=True)
+    return rows + _policy_rows(found, edge=True) + _finding_rows(found)
