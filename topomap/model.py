@@ -39,6 +39,8 @@ WorkloadKind = Literal[
     "Pod",
 ]
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
+TunnelKind = Literal["vxlan", "geneve", "gre", "ipip"]
+TcpFlag = Literal["FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -341,6 +343,18 @@ class FlowTuple:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Tunnel:
+    """The outer headers an overlay (encapsulated) connection travelled in, as captured."""
+
+    kind: TunnelKind
+    """``vxlan``, ``geneve`` (UDP overlays), ``gre`` or ``ipip`` (IPv4/IPv6 in IP)."""
+    outer: FlowTuple
+    """Outer source and destination (the overlay nodes); ports for the UDP overlays."""
+    vni: int | None = field(default=None, metadata={"minimum": 0})
+    """VXLAN/Geneve network identifier, or the GRE key, when present."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Connection:
     """One observed connection (a TCP connection, a UDP or ICMP flow).
 
@@ -383,6 +397,10 @@ class Connection:
     """Conntrack zone, when not the default."""
     mark: int | None = None
     """Conntrack mark, when set."""
+    tcp_flags: tuple[TcpFlag, ...] = ()
+    """TCP flags seen in either direction, in bit order (packet capture only)."""
+    tunnel: Tunnel | None = None
+    """The overlay tunnel the connection was seen inside (packet capture only)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
