@@ -48,6 +48,8 @@ class Aggregator:
     dns: DnsCollector = field(init=False)
     skipped: Counter[str] = field(default_factory=Counter)
     packets: int = 0
+    fast: bool = True
+    """Use the vectorized path (False: every packet through the reference decoder)."""
 
     def __post_init__(self) -> None:
         self.table = flows.FlowTable(self.max_flows)
@@ -55,7 +57,7 @@ class Aggregator:
         self.dns = DnsCollector(self.observed_by)
 
     def add(self, batch: Batch) -> None:
-        got = fastpath.rows_of(batch, self.fragments)
+        got = fastpath.rows_of(batch, self.fragments, fast=self.fast)
         self.packets += len(batch)
         self.skipped.update(got.skipped)
         if len(got.flows):
@@ -119,10 +121,16 @@ def _text(raw: bytes) -> str:
     return flows.address(fam, (hi << 64) | lo)
 
 
-def read_capture(path: str | Path, *, observed_by: str = "pcap", max_flows: int = flows.DEFAULT_MAX_FLOWS) -> tuple[Aggregator, CaptureFile]:  # fmt: skip
+def read_capture(
+    path: str | Path,
+    *,
+    observed_by: str = "pcap",
+    max_flows: int = flows.DEFAULT_MAX_FLOWS,
+    fast: bool = True,
+) -> tuple[Aggregator, CaptureFile]:
     """Read a whole capture file into an :class:`Aggregator` (flows not yet finished)."""
     capture = CaptureFile(Path(path))
-    agg = Aggregator(observed_by, max_flows)
+    agg = Aggregator(observed_by, max_flows, fast=fast)
     for batch in capture.batches():
         agg.add(batch)
     return agg, capture

@@ -109,9 +109,10 @@ class CaptureFile:
             except BufferError:  # a caller still holds a batch: the map goes with the last one
                 pass
 
-    def _cut(self, where: int, what: str) -> None:
+    def _cut(self, where: int, what: str, pending: int = 0) -> None:
+        read = self.packets + pending
         self.warnings.append(
-            f"{self.path.name}: {what} at byte {where}; read the {self.packets} packets before it"
+            f"{self.path.name}: {what} at byte {where}; read the {read} packets before it"
         )
 
     def _pcap(self, mm: mmap.mmap, data: npt.NDArray[np.uint8], size: int) -> Iterator[Batch]:
@@ -127,16 +128,16 @@ class CaptureFile:
             starts: list[int] = []
             while off < end and len(starts) < size:
                 if off + rec > end:
-                    self._cut(off, "file cut in a packet header")
+                    self._cut(off, "file cut in a packet header", len(starts))
                     end = off
                     break
                 incl = incl_at(mm, off + 8)[0]
                 if incl > MAX_RECORD:
-                    self._cut(off, f"corrupt packet header (captured length {incl})")
+                    self._cut(off, f"corrupt packet header (captured length {incl})", len(starts))
                     end = off
                     break
                 if off + rec + incl > end:
-                    self._cut(off, f"file cut in packet {self.packets + len(starts) + 1}")
+                    self._cut(off, f"file cut in packet {self.packets + len(starts) + 1}", len(starts))
                     end = off
                     break
                 starts.append(off)
@@ -167,28 +168,28 @@ class CaptureFile:
             rows: list[tuple[int, int, int, int, int, int, int, int]] = []
             while off < end and len(rows) < size:
                 if off + 12 > end:
-                    self._cut(off, "file cut in a block header")
+                    self._cut(off, "file cut in a block header", len(rows))
                     end = off
                     break
                 if bytes(mm[off : off + 4]) == _PCAPNG_SHB:
                     bom = bytes(mm[off + 8 : off + 12])
                     if bom not in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d"):
-                        self._cut(off, "bad section header byte-order magic")
+                        self._cut(off, "bad section header byte-order magic", len(rows))
                         end = off
                         break
                     order = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
                     ifaces = []
                 btype, blen = struct.unpack_from(order + "II", mm, off)
                 if blen < 12 or blen % 4 or blen > MAX_RECORD:
-                    self._cut(off, f"corrupt block (length {blen})")
+                    self._cut(off, f"corrupt block (length {blen})", len(rows))
                     end = off
                     break
                 if off + blen > end:
-                    self._cut(off, "file cut in a block")
+                    self._cut(off, "file cut in a block", len(rows))
                     end = off
                     break
                 if struct.unpack_from(order + "I", mm, off + blen - 4)[0] != blen:
-                    self._cut(off, "corrupt block (trailing length differs)")
+                    self._cut(off, "corrupt block (trailing length differs)", len(rows))
                     end = off
                     break
                 body, body_end = off + 8, off + blen - 4
