@@ -95,9 +95,7 @@ def to_connection(flow: flows.Flow, observed_by: str) -> model.Connection:
         t = flow.tunnel
         tunnel = model.Tunnel(
             kind=t.kind,  # type: ignore[arg-type]
-            outer=model.FlowTuple(
-                src=_text(t.src), dst=_text(t.dst), sport=t.sport, dport=t.dport
-            ),
+            outer=model.FlowTuple(src=_text(t.src), dst=_text(t.dst), sport=t.sport, dport=t.dport),
             vni=t.vni,
         )
     return model.Connection(
@@ -238,7 +236,9 @@ class LiveCapture:
         try:
             return L2ListenSocket(iface=self.iface, filter=self.bpf, promisc=False)
         except OSError as exc:
-            where = f"{self.iface or 'all interfaces'}" + (f" in netns {self.netns}" if self.netns else "")
+            where = f"{self.iface or 'all interfaces'}" + (
+                f" in netns {self.netns}" if self.netns else ""
+            )
             raise CollectorUnavailable(f"cannot capture on {where}: {exc}") from exc
 
     def collect(self, ctx: CollectorContext) -> Iterator[Observation]:

@@ -113,6 +113,9 @@ class DnsCollector:
         at = 0
         while at + 2 <= len(payload):
             length = struct.unpack_from("!H", payload, at)[0]
+            if length < 12:  # shorter than a DNS header: not DNS (or not a message start)
+                self.skipped["malformed DNS message"] += 1
+                return
             if at + 2 + length > len(payload):
                 self.skipped["DNS message split over TCP segments"] += 1
                 return

@@ -240,7 +240,9 @@ def _slow(batch: Batch, which: I64, fast_idx: I64, out: BatchRows, frags: Fragme
                 tun = tunnels.setdefault(seg.tunnel, len(tunnels))
             flags = seg.flags
             if seg.proto == 6:
-                flags |= SAW_SYN if flags & 0x12 == 0x02 else SAW_SYNACK if flags & 0x12 == 0x12 else 0
+                flags |= (
+                    SAW_SYN if flags & 0x12 == 0x02 else SAW_SYNACK if flags & 0x12 == 0x12 else 0
+                )
             ident = (seg.proto, fam, s_hi, s_lo, d_hi, d_lo, seg.sport, seg.dport)
             row = (i, *ident, flags, seg.seq, seg.ack, wire, ts, tun)
             (outer_rows if seg.tunnel_outer else flow_rows).append(row)
@@ -260,7 +262,7 @@ def _slow(batch: Batch, which: I64, fast_idx: I64, out: BatchRows, frags: Fragme
 
 def _rows(rows: list[tuple[int, ...]]) -> Rows:
     cols = list(zip(*rows, strict=True))
-    i64 = [np.array(c, dtype=np.int64) if not 3 <= k < 7 else None for k, c in enumerate(cols)]
+    i64 = [np.array(c if not 3 <= k < 7 else (), dtype=np.int64) for k, c in enumerate(cols)]
     u64 = [np.array(c, dtype=np.uint64) for c in cols[3:7]]
     return Rows(
         proto=i64[1], fam=i64[2], s_hi=u64[0], s_lo=u64[1], d_hi=u64[2], d_lo=u64[3],

@@ -44,7 +44,17 @@ I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
 
 #: TCP flag names in bit order (FIN is bit 0), as written in :attr:`model.Connection.tcp_flags`.
-TCP_FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS")
+TCP_FLAG_NAMES: tuple[model.TcpFlag, ...] = (
+    "FIN",
+    "SYN",
+    "RST",
+    "PSH",
+    "ACK",
+    "URG",
+    "ECE",
+    "CWR",
+    "NS",
+)
 _SYN, _ACK = 0x02, 0x10
 #: Pseudo-flags the aggregation ORs in: a bare SYN, a SYN+ACK (beyond TCP's 9 bits).
 SAW_SYN, SAW_SYNACK = 1 << 12, 1 << 13
@@ -219,7 +229,7 @@ class FlowTable:
         return None
 
     def _split(self, key: tuple[int, ...]) -> None:
-        flow = self.flows.pop(key, None)  # type: ignore[call-overload]
+        flow = self.flows.pop(key, None)  # type: ignore[arg-type]
         if flow is not None:
             self.done.append(flow)
 
@@ -237,9 +247,9 @@ class FlowTable:
         slot = group * 2 + direction0
         packets = np.bincount(slot, minlength=2 * n_groups).reshape(-1, 2)
         nbytes = np.bincount(slot, weights=rows.wirelen, minlength=2 * n_groups).reshape(-1, 2)
-        flags = np.zeros(2 * n_groups, dtype=np.int64)
-        np.bitwise_or.at(flags, slot, rows.flags)
-        flags = flags.reshape(-1, 2)
+        flat = np.zeros(2 * n_groups, dtype=np.int64)
+        np.bitwise_or.at(flat, slot, rows.flags)
+        flags = flat.reshape(-1, 2)
         t_first = np.full(n_groups, np.iinfo(np.int64).max, dtype=np.int64)
         t_last = np.full(n_groups, np.iinfo(np.int64).min, dtype=np.int64)
         np.minimum.at(t_first, group, rows.ts_ns)
@@ -359,7 +369,7 @@ def initiator(flow: Flow) -> model.Initiator:
     return "dst" if _service_side(flow.sport, flow.dport) == "src" else "src"
 
 
-def flag_names(bits: int) -> tuple[str, ...]:
+def flag_names(bits: int) -> tuple[model.TcpFlag, ...]:
     return tuple(name for i, name in enumerate(TCP_FLAG_NAMES) if bits >> i & 1)
 
 

@@ -197,9 +197,7 @@ def _ether(s: _State, at: int, end: int, depth: int, tunnel: Tunnel | None) -> N
     _ethertype(s, _H(s.buf, at + 12)[0], at + 14, end, depth, tunnel)
 
 
-def _ethertype(
-    s: _State, etype: int, at: int, end: int, depth: int, tunnel: Tunnel | None
-) -> None:
+def _ethertype(s: _State, etype: int, at: int, end: int, depth: int, tunnel: Tunnel | None) -> None:
     buf = s.buf
     for _ in range(MAX_DEPTH):
         if etype in VLAN_TYPES:

@@ -33,6 +33,8 @@ Array = npt.NDArray[np.int64]
 
 #: Packets per batch: big enough that numpy's per-call cost vanishes, small enough to stream.
 BATCH = 1 << 18
+#: ... and at most this many bytes of file per batch: the memory one batch needs.
+BATCH_BYTES = 32 << 20
 #: A record claiming more than this is corrupt (pcap's and pcapng's own readers use 256 MiB).
 MAX_RECORD = 256 << 20
 
@@ -126,7 +128,8 @@ class CaptureFile:
         end, off = len(mm), 24
         while True:
             starts: list[int] = []
-            while off < end and len(starts) < size:
+            limit = off + BATCH_BYTES
+            while off < end and len(starts) < size and off < limit:
                 if off + rec > end:
                     self._cut(off, "file cut in a packet header", len(starts))
                     end = off
@@ -137,7 +140,9 @@ class CaptureFile:
                     end = off
                     break
                 if off + rec + incl > end:
-                    self._cut(off, f"file cut in packet {self.packets + len(starts) + 1}", len(starts))
+                    self._cut(
+                        off, f"file cut in packet {self.packets + len(starts) + 1}", len(starts)
+                    )
                     end = off
                     break
                 starts.append(off)
@@ -157,6 +162,7 @@ class CaptureFile:
             )
             self.packets += len(hdr)
             yield batch
+            _release(mm, off)
 
     def _pcapng(self, mm: mmap.mmap, data: npt.NDArray[np.uint8], size: int) -> Iterator[Batch]:
         end, off = len(mm), 0
@@ -166,7 +172,8 @@ class CaptureFile:
         while True:
             # data, caplen, wire, ts high, ts low, linktype, ticks per second, offset s
             rows: list[tuple[int, int, int, int, int, int, int, int]] = []
-            while off < end and len(rows) < size:
+            limit = off + BATCH_BYTES
+            while off < end and len(rows) < size and off < limit:
                 if off + 12 > end:
                     self._cut(off, "file cut in a block header", len(rows))
                     end = off
@@ -226,6 +233,15 @@ class CaptureFile:
             )
             self.packets += len(table)
             yield batch
+            _release(mm, off)
+
+
+def _release(mm: mmap.mmap, upto: int) -> None:
+    """Drop the pages already read from this process's memory (they stay in the page cache),
+    so reading a file of any size needs the memory of one batch, not of the file."""
+    upto -= upto % mmap.PAGESIZE
+    if upto > 0 and hasattr(mmap, "MADV_DONTNEED"):
+        mm.madvise(mmap.MADV_DONTNEED, 0, upto)
 
 
 def _ticks_to_ns(hi: Array, lo: Array, per_s: Array) -> Array:

@@ -26,7 +26,9 @@ def _block(kind: int, body: bytes) -> bytes:
     return struct.pack("<II", kind, len(body) + 12) + body + struct.pack("<I", len(body) + 12)
 
 
-def write_pcapng(path: Path, sections: list[list[tuple[int, int, list[tuple[int, Packet]]]]]) -> Path:
+def write_pcapng(
+    path: Path, sections: list[list[tuple[int, int, list[tuple[int, Packet]]]]]
+) -> Path:
     """``sections``: per section, interfaces as (linktype, tsresol exponent, packets) where each
     packet is (interface index, (time, bytes)); packets are written in the order given."""
     out = []
@@ -40,7 +42,9 @@ def write_pcapng(path: Path, sections: list[list[tuple[int, int, list[tuple[int,
         )
         for iface, (t, frame) in packets:
             ticks = round(t * 10 ** interfaces[iface][1])
-            head = struct.pack("<IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame))
+            head = struct.pack(
+                "<IIIII", iface, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), len(frame)
+            )
             out.append(_block(6, head + frame))
     path.write_bytes(b"".join(out))
     return path

@@ -19,9 +19,11 @@ def answer() -> DNS:
     return DNS(
         id=1, qr=1, rd=1, ra=1,
         qd=DNSQR(qname="api.stripe.com", qtype="A"),
-        an=DNSRR(rrname="api.stripe.com", type="CNAME", ttl=300, rdata="d1.cloudfront.net")
-        / DNSRR(rrname="d1.cloudfront.net", type="A", ttl=60, rdata="3.18.12.1")
-        / DNSRR(rrname="d1.cloudfront.net", type="A", ttl=60, rdata="3.18.12.2"),
+        an=[
+            DNSRR(rrname="api.stripe.com", type="CNAME", ttl=300, rdata="d1.cloudfront.net"),
+            DNSRR(rrname="d1.cloudfront.net", type="A", ttl=60, rdata="3.18.12.1"),
+            DNSRR(rrname="d1.cloudfront.net", type="A", ttl=60, rdata="3.18.12.2"),
+        ],
     )  # fmt: skip
 
 
@@ -32,14 +34,23 @@ def test_udp_and_tcp_answers_with_cname_chains(tmp_path: Path) -> None:
         DNS(id=2, qr=1, qd=DNSQR(qname="db.example.org", qtype="AAAA"),
             an=DNSRR(rrname="db.example.org", type="AAAA", ttl=30, rdata="2001:db8::7"))
     )  # fmt: skip
-    tcp = e / IP(src="10.0.0.53", dst="10.0.0.5") / TCP(sport=53, dport=40001, flags="PA") / (
-        struct.pack("!H", len(msg)) + msg
+    tcp = (
+        e
+        / IP(src="10.0.0.53", dst="10.0.0.5")
+        / TCP(sport=53, dport=40001, flags="PA")
+        / (struct.pack("!H", len(msg)) + msg)
     )
-    query = e / IP(src="10.0.0.5", dst="10.0.0.53") / UDP(sport=40000, dport=53) / DNS(
-        qd=DNSQR(qname="api.stripe.com")
+    query = (
+        e
+        / IP(src="10.0.0.5", dst="10.0.0.53")
+        / UDP(sport=40000, dport=53)
+        / DNS(qd=DNSQR(qname="api.stripe.com"))
     )
-    broken = e / IP(src="10.0.0.53", dst="10.0.0.5") / UDP(sport=53, dport=40002) / (
-        b"\x00\x03\x81\x80\x00\x01\x00\x01" + b"\x00" * 4 + b"\x3fbad"
+    broken = (
+        e
+        / IP(src="10.0.0.53", dst="10.0.0.5")
+        / UDP(sport=53, dport=40002)
+        / (b"\x00\x03\x81\x80\x00\x01\x00\x01" + b"\x00" * 4 + b"\x3fbad")
     )
     path = write_pcap(
         tmp_path / "d.pcap",

@@ -61,7 +61,12 @@ def handshake(sport: int = 40000, dport: int = 443, isn: int = 1000) -> list[byt
         bytes(e / IP(src=C, dst=S) / TCP(sport=sport, dport=dport, flags="S", seq=isn)),
         bytes(r / IP(src=S, dst=C) / TCP(sport=dport, dport=sport, flags="SA", seq=9, ack=isn + 1)),
         bytes(e / IP(src=C, dst=S) / TCP(sport=sport, dport=dport, flags="A", seq=isn + 1, ack=10)),
-        bytes(e / IP(src=C, dst=S) / TCP(sport=sport, dport=dport, flags="PA", seq=isn + 1) / (b"x" * 100)),
+        bytes(
+            e
+            / IP(src=C, dst=S)
+            / TCP(sport=sport, dport=dport, flags="PA", seq=isn + 1)
+            / (b"x" * 100)
+        ),
         bytes(r / IP(src=S, dst=C) / TCP(sport=dport, dport=sport, flags="FA", seq=10)),
     ]
 
@@ -71,9 +76,13 @@ def timed(frames: list[bytes], start: float = T0) -> list[tuple[float, bytes]]:
 
 
 @pytest.mark.parametrize(
-    "nano, order", [(False, "<"), (True, "<"), (False, ">"), (True, ">")], ids=["us-le", "ns-le", "us-be", "ns-be"]
+    "nano, order",
+    [(False, "<"), (True, "<"), (False, ">"), (True, ">")],
+    ids=["us-le", "ns-le", "us-be", "ns-be"],
 )
-def test_pcap_variants_give_the_same_flow_and_exact_times(tmp_path: Path, nano: bool, order: str) -> None:
+def test_pcap_variants_give_the_same_flow_and_exact_times(
+    tmp_path: Path, nano: bool, order: str
+) -> None:
     frames = handshake()
     path = write_pcap(tmp_path / "h.pcap", timed(frames, T0 + 0.125), nano=nano, order=order)
     (c,) = conns(path)
@@ -112,17 +121,33 @@ def test_pcapng_interfaces_link_types_resolutions_and_sections(tmp_path: Path) -
 
 LINK_CASES = {
     "vlan": (1, Ether() / Dot1Q(vlan=7) / IP(src=C, dst=S) / TCP(sport=1, dport=2)),
-    "qinq": (1, Ether() / Dot1AD(vlan=1) / Dot1Q(vlan=7) / IP(src=C, dst=S) / TCP(sport=1, dport=2)),
-    "sll": (113, CookedLinux(proto=0x86DD) / IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=1, dport=2)),
+    "qinq": (
+        1,
+        Ether() / Dot1AD(vlan=1) / Dot1Q(vlan=7) / IP(src=C, dst=S) / TCP(sport=1, dport=2),
+    ),
+    "sll": (
+        113,
+        CookedLinux(proto=0x86DD) / IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=1, dport=2),
+    ),
     "sll2": (276, CookedLinuxV2(proto=0x0800) / IP(src=C, dst=S) / TCP(sport=1, dport=2)),
     "null": (0, struct.pack("<I", 2) + bytes(IP(src=C, dst=S) / TCP(sport=1, dport=2))),
-    "loop": (108, struct.pack(">I", 24) + bytes(IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=1, dport=2))),
+    "loop": (
+        108,
+        struct.pack(">I", 24) + bytes(IPv6(src="fd00::1", dst="fd00::2") / TCP(sport=1, dport=2)),
+    ),
     "raw": (101, IP(src=C, dst=S) / TCP(sport=1, dport=2)),
     "ipv6-ext": (
         1,
-        Ether() / IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() / TCP(sport=1, dport=2),
+        Ether()
+        / IPv6(src="fd00::1", dst="fd00::2")
+        / IPv6ExtHdrHopByHop()
+        / IPv6ExtHdrDestOpt()
+        / TCP(sport=1, dport=2),
     ),
-    "ip-options": (1, Ether() / IP(src=C, dst=S, options=b"\x01\x01\x01\x00") / TCP(sport=1, dport=2)),
+    "ip-options": (
+        1,
+        Ether() / IP(src=C, dst=S, options=b"\x01\x01\x01\x00") / TCP(sport=1, dport=2),
+    ),
 }
 
 
@@ -141,7 +166,12 @@ def test_fragments_count_with_their_first_fragments_flow(tmp_path: Path) -> None
     from scapy.layers.inet import fragment
 
     frags = [bytes(Ether() / f) for f in fragment(whole, fragsize=1000)]
-    v6 = IPv6(src="fd00::1", dst="fd00::2") / IPv6ExtHdrFragment(id=5) / UDP(sport=1, dport=2) / (b"y" * 3000)
+    v6 = (
+        IPv6(src="fd00::1", dst="fd00::2")
+        / IPv6ExtHdrFragment(id=5)
+        / UDP(sport=1, dport=2)
+        / (b"y" * 3000)
+    )
     from scapy.layers.inet6 import fragment6
 
     frags6 = [bytes(Ether() / f) for f in fragment6(v6, 1280)]
@@ -157,14 +187,33 @@ def test_fragments_count_with_their_first_fragments_flow(tmp_path: Path) -> None
 
 
 def test_overlays_report_the_inner_flow_with_its_tunnel(tmp_path: Path) -> None:
-    inner = Ether() / IP(src="172.16.0.2", dst="172.16.0.3") / TCP(sport=33000, dport=8080, flags="S")
-    vxlan = Ether() / IP(src="192.0.2.1", dst="192.0.2.2") / UDP(sport=51000, dport=4789) / VXLAN(vni=42) / inner
+    inner = (
+        Ether() / IP(src="172.16.0.2", dst="172.16.0.3") / TCP(sport=33000, dport=8080, flags="S")
+    )
+    vxlan = (
+        Ether()
+        / IP(src="192.0.2.1", dst="192.0.2.2")
+        / UDP(sport=51000, dport=4789)
+        / VXLAN(vni=42)
+        / inner
+    )
     geneve = (
         Ether() / IPv6(src="2001:db8::a", dst="2001:db8::b") / UDP(sport=52000, dport=6081)
         / GENEVE(vni=7, proto=0x6558) / inner
     )  # fmt: skip
-    gre = Ether() / IP(src="192.0.2.5", dst="192.0.2.6") / GRE(proto=0x0800) / IP(src=C, dst=S) / UDP(sport=7, dport=8)
-    ipip = Ether() / IP(src="192.0.2.7", dst="192.0.2.8") / IPv6(src="fd00::1", dst="fd00::2") / UDP(sport=9, dport=10)
+    gre = (
+        Ether()
+        / IP(src="192.0.2.5", dst="192.0.2.6")
+        / GRE(proto=0x0800)
+        / IP(src=C, dst=S)
+        / UDP(sport=7, dport=8)
+    )
+    ipip = (
+        Ether()
+        / IP(src="192.0.2.7", dst="192.0.2.8")
+        / IPv6(src="fd00::1", dst="fd00::2")
+        / UDP(sport=9, dport=10)
+    )
     path = write_pcap(tmp_path / "o.pcap", timed([bytes(p) for p in (vxlan, geneve, gre, ipip)]))
     got = {(c.original.sport, c.original.dport): c for c in conns(path)}
     assert sorted(got) == [(7, 8), (9, 10), (33000, 8080)]
