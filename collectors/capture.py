@@ -207,7 +207,7 @@ class LiveCapture:
         self,
         iface: str | None,
         *,
-        duration: float,
+        duration: float | None = None,
         bpf: str | None = None,
         snaplen: int = 262144,
         netns: str | None = None,
@@ -215,6 +215,7 @@ class LiveCapture:
     ) -> None:
         self.iface = None if iface in (None, "any", "all") else iface
         self.duration = duration
+        """Seconds to capture; None: the run's ``--duration`` (``ctx.duration``)."""
         self.bpf = bpf
         self.snaplen = snaplen
         self.netns = netns
@@ -246,9 +247,9 @@ class LiveCapture:
         agg = Aggregator(self.name, self.max_flows)
         pending: list[tuple[bytes, int, int, int]] = []  # captured, wire length, ns, linktype
         flushed = time.monotonic()
-        deadline = flushed + self.duration
+        deadline = flushed + (self.duration if self.duration is not None else ctx.duration)
         try:
-            while (now := time.monotonic()) < deadline:
+            while (now := time.monotonic()) < deadline and not ctx.stop.is_set():
                 ready, _, _ = select.select([sock.ins], [], [], min(0.2, deadline - now))
                 if ready:
                     cls, raw, ts = sock.recv_raw(65535 + 64)

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from collectors import base, host, host_identity, kubernetes
+from collectors import base, capture, host, host_identity, kubernetes
 from topomap import model, snapshot_io
 from topomap.errors import InputError
 
@@ -126,21 +126,60 @@ def cluster_collectors(options: dict[str, Any]) -> list[base.Collector]:
     ]
 
 
-FACTORIES: list[CollectorFactory] = [host_collectors, cluster_collectors]
+def capture_collectors(options: dict[str, Any]) -> list[base.Collector]:
+    """Packet capture: each ``--pcap`` file, and ``--capture IFACE`` live (docs/capture.md)."""
+    chosen: list[base.Collector] = [capture.PcapFile(path) for path in options["pcap"]]
+    if options["capture"]:
+        chosen.append(
+            capture.LiveCapture(
+                options["capture"],
+                bpf=options["bpf"],
+                snaplen=options["snaplen"],
+                netns=options["netns"],
+            )
+        )
+    return chosen
+
+
+FACTORIES: list[CollectorFactory] = [host_collectors, cluster_collectors, capture_collectors]
+_CAPTURE = (capture.PcapFile, capture.LiveCapture)
 
 
 @click.command("collect")
 @click.option(
     "--procnet/--no-procnet",
-    default=True,
-    show_default=True,
-    help="Sockets and processes of every network namespace (/proc).",
+    default=None,
+    help="Sockets and processes of every network namespace (/proc). [default: on, off with --pcap]",
 )
 @click.option(
     "--cgroup/--no-cgroup",
-    default=True,
+    default=None,
+    help="Containers and pod uids from the processes' cgroups. [default: on, off with --pcap]",
+)
+@click.option(
+    "--pcap",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="FILE",
+    help="Flows and DNS answers of a pcap/pcapng file (repeatable); turns the host "
+    "collectors off unless asked for.",
+)
+@click.option(
+    "--capture",
+    default=None,
+    metavar="IFACE",
+    help="Capture live on IFACE ('any' for all) for --duration (needs root).",
+)
+@click.option("--bpf", default=None, metavar="FILTER", help="BPF filter for --capture.")
+@click.option(
+    "--snaplen",
+    type=click.IntRange(64, 262144),
+    default=262144,
     show_default=True,
-    help="Containers and pod uids from the processes' cgroups.",
+    help="Bytes kept of each packet for --capture.",
+)
+@click.option(
+    "--netns", default=None, metavar="NAME", help="Capture inside this 'ip netns' namespace."
 )
 @click.option(
     "--k8s",
@@ -202,12 +241,19 @@ def collect_command(**options: Any) -> None:
     """
     if options["duration"] > 0 and options["interval"] <= 0:
         raise click.BadParameter("must be more than 0", param_hint="--interval")
+    if options["capture"] and options["duration"] <= 0:
+        raise click.UsageError("--capture needs a --duration (e.g. --duration 30s)")
+    for flag in ("procnet", "cgroup"):
+        if options[flag] is None:
+            options[flag] = not options["pcap"]
     collectors = [c for factory in FACTORIES for c in factory(options)]
     if not collectors:
         raise click.UsageError("no collector chosen; drop a --no-... flag")
     cluster_only = all(isinstance(c, kubernetes.KubernetesCollector) for c in collectors)
     host_only = not any(isinstance(c, kubernetes.KubernetesCollector) for c in collectors)
     source: model.SourceKind = "host" if host_only else "cluster" if cluster_only else "mixed"
+    if all(isinstance(c, _CAPTURE) for c in collectors):
+        source = "capture"
     name = options["host_name"] or host_identity.host_name()
     started = datetime.now(UTC)
     stop = threading.Event()
