@@ -27,8 +27,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from collectors import fastpath, flows, packet_decode
-from collectors.base import CollectorContext, Observation
+from collectors.base import CollectorContext
 from collectors.dns_answers import DnsCollector
+from collectors.merge import Observation
 from collectors.pcap_reader import Batch, CaptureFile
 from topomap import __version__, model
 from topomap.errors import CollectorUnavailable, InputError
