@@ -14,8 +14,11 @@ cut short, a corrupt record, or flows split because the table was full are ``ctx
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import select
+import socket
+import struct
 import threading
 import time
 from collections import Counter
@@ -162,6 +165,8 @@ class PcapFile:
 
 
 _LINKTYPES = {"Ether": 1, "CookedLinux": 113, "CookedLinuxV2": 276, "IP": 101, "IPv6": 101}
+#: ARPHRD device types (SIOCGIFHWADDR) -> link type of what a packet socket reads.
+_ARPHRD = {1: 1, 772: 1, 65534: 101}
 _CLONE_NEWNET = 0x40000000
 #: Live packets are handed to the flow table in batches of this many, or this often.
 LIVE_BATCH, LIVE_FLUSH_S = 4096, 0.5
@@ -235,6 +240,16 @@ class LiveCapture:
     def _open(self) -> Any:
         from scapy.arch.linux import L2ListenSocket
 
+        self._linktype = -1
+        if self.iface is not None:  # the device's ARPHRD type, asked where the device lives
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                    req = struct.pack("256s", self.iface.encode()[:15])
+                    got = fcntl.ioctl(probe.fileno(), 0x8927, req)  # SIOCGIFHWADDR
+                arphrd = struct.unpack_from("H", got, 16)[0]
+            except OSError:
+                arphrd = -1
+            self._linktype = _ARPHRD.get(arphrd, -1)
         try:
             return L2ListenSocket(iface=self.iface, filter=self.bpf, promisc=False)
         except OSError as exc:
@@ -255,7 +270,9 @@ class LiveCapture:
                 if ready:
                     cls, raw, ts = sock.recv_raw(65535 + 64)
                     if raw:
-                        link = _LINKTYPES.get(getattr(cls, "__name__", ""), -1)
+                        link = self._linktype
+                        if link < 0:
+                            link = _LINKTYPES.get(getattr(cls, "__name__", ""), -1)
                         if link < 0:
                             agg.skipped[f"unsupported link layer {cls.__name__}"] += 1
                         else:
