@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -72,19 +72,30 @@ class CollectorContext:
     stop: threading.Event = field(default_factory=threading.Event)
     """Set to end a running collection early (Ctrl-C); polls stop at the next interval."""
 
-    def polls(self) -> Iterator[datetime]:
+    def polls(self, wait: Callable[[float], object] | None = None) -> Iterator[datetime]:
         """The times to poll at: once for a one-shot run; otherwise every ``interval`` until
-        ``duration`` is over, the last poll at its end (so the window is covered)."""
+        ``duration`` is over, the last poll at its end (so the window is covered).
+
+        Between polls ``wait(seconds)`` runs (default: sleep, ending early on :attr:`stop`); a
+        collector passes its own to do work meanwhile, e.g. read events. It may return early:
+        the next poll still waits for its time.
+        """
         yield datetime.now(UTC)
         if self.duration <= 0:
             return
         deadline = time.monotonic() + self.duration
+        next_poll = time.monotonic() + self.interval
+        pause = wait or self.stop.wait
         while not self.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.stop.wait(min(self.interval, left))
+            due = min(next_poll, deadline)
+            left = due - time.monotonic()
+            if left > 0:
+                pause(left)
+                continue
             yield datetime.now(UTC)
+            if due >= deadline:
+                return
+            next_poll += self.interval
 
     def warn(self, text: str, limit: int = 50) -> None:
         """Record a blind spot once; past ``limit`` warnings only a count is kept."""

@@ -59,17 +59,32 @@ class _ScanNotes:
         self.denied |= scan.denied
 
 
+def netns_inode(name: str) -> str:
+    """The inode (as text) of a network namespace given by ``ip netns`` name or path."""
+    path = name if "/" in name else f"/run/netns/{name}"
+    try:
+        return str(os.stat(path).st_ino)
+    except OSError as exc:
+        raise CollectorUnavailable(
+            f"no network namespace {name!r} ({path}: {exc.strerror})"
+        ) from None
+
+
 class ProcnetCollector:
     """Sockets of every network namespace, the processes that hold them, and the host."""
 
     name: ClassVar[str] = "procnet"
     version: ClassVar[str] = VERSION
 
-    def __init__(self, proc: Path = Path("/proc")) -> None:
+    def __init__(self, proc: Path = Path("/proc"), netns: tuple[str, ...] = ()) -> None:
         self.proc = proc
+        self.netns = netns
+        """Only these network namespaces (``ip netns`` names or paths); empty means all."""
 
     def check(self) -> None:
         _check_proc(self.proc)
+        for name in self.netns:
+            netns_inode(name)
 
     def collect(self, ctx: CollectorContext) -> Iterator[Observation]:
         boot = boot_time(self.proc)
@@ -94,6 +109,9 @@ class ProcnetCollector:
         self, ctx: CollectorContext, notes: _ScanNotes, boot: datetime, when: datetime
     ) -> Iterator[Observation]:
         scan = scan_processes(self.proc)
+        if self.netns:
+            wanted = {netns_inode(name) for name in self.netns}
+            scan.processes = [p for p in scan.processes if p.netns in wanted]
         owners = socket_owners(scan, self.proc)
         notes.note(ctx, scan)
         for info in scan.processes:

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from collectors import base, capture, host, host_identity, kubernetes
+from collectors import base, capture, conntrack, host, host_identity, kubernetes
 from topomap import model, snapshot_io
 from topomap.errors import InputError
 
@@ -106,9 +106,16 @@ def host_collectors(options: dict[str, Any]) -> list[base.Collector]:
     """The collectors chosen by the host-source flags."""
     chosen: list[base.Collector] = []
     if options["procnet"]:
-        chosen.append(host.ProcnetCollector())
+        chosen.append(host.ProcnetCollector(netns=options["procnet_netns"]))
     if options["cgroup"]:
         chosen.append(host.CgroupCollector())
+    if options["conntrack"]:
+        chosen.append(
+            conntrack.ConntrackCollector(
+                netns=options["conntrack_netns"], pid=options["conntrack_pid"]
+            )
+        )
+    chosen.extend(conntrack.ConntrackFileCollector(p) for p in options["conntrack_file"])
     return chosen
 
 
@@ -149,12 +156,20 @@ _CAPTURE = (capture.PcapFile, capture.LiveCapture)
 @click.option(
     "--procnet/--no-procnet",
     default=None,
-    help="Sockets and processes of every network namespace (/proc). [default: on, off with --pcap]",
+    help="Sockets and processes of every network namespace (/proc). "
+    "[default: on, off with --pcap, --k8s or --conntrack-file]",
+)
+@click.option(
+    "--procnet-netns",
+    multiple=True,
+    metavar="NAME|PATH",
+    help="Only these network namespaces (ip netns names or paths; repeatable). Default: all.",
 )
 @click.option(
     "--cgroup/--no-cgroup",
     default=None,
-    help="Containers and pod uids from the processes' cgroups. [default: on, off with --pcap]",
+    help="Containers and pod uids from the processes' cgroups. "
+    "[default: on, off with --pcap, --k8s or --conntrack-file]",
 )
 @click.option(
     "--pcap",
@@ -182,10 +197,36 @@ _CAPTURE = (capture.PcapFile, capture.LiveCapture)
     "--netns", default=None, metavar="NAME", help="Capture inside this 'ip netns' namespace."
 )
 @click.option(
+    "--conntrack/--no-conntrack",
+    default=None,
+    help="The kernel's connection-tracking table (netlink; events during --duration). "
+    "[default: on, off with --pcap, --k8s or --conntrack-file]",
+)
+@click.option(
+    "--conntrack-netns",
+    default=None,
+    metavar="NAME|PATH",
+    help="Read the conntrack table of this network namespace (ip netns name or a path).",
+)
+@click.option(
+    "--conntrack-pid",
+    type=int,
+    default=None,
+    metavar="PID",
+    help="Read the conntrack table of this process's network namespace.",
+)
+@click.option(
+    "--conntrack-file",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Import a saved 'conntrack -L' or /proc/net/nf_conntrack dump (repeatable).",
+)
+@click.option(
     "--k8s",
     is_flag=True,
     help="Also list the cluster's objects from the Kubernetes API (docs/kubernetes.md); "
-    "with --no-procnet --no-cgroup, only them.",
+    "alone, only them (add --procnet etc. to also observe this host).",
 )
 @click.option(
     "--kubeconfig",
@@ -243,9 +284,14 @@ def collect_command(**options: Any) -> None:
         raise click.BadParameter("must be more than 0", param_hint="--interval")
     if options["capture"] and options["duration"] <= 0:
         raise click.UsageError("--capture needs a --duration (e.g. --duration 30s)")
-    for flag in ("procnet", "cgroup"):
+    if options["conntrack_netns"] and options["conntrack_pid"] is not None:
+        raise click.UsageError("give --conntrack-netns or --conntrack-pid, not both")
+    # Host sources are on by default, but a run that names other sources (a pcap file, the
+    # cluster API, a saved conntrack dump) collects only those unless a host flag says so.
+    only_named = bool(options["pcap"] or options["k8s"] or options["conntrack_file"])
+    for flag in ("procnet", "cgroup", "conntrack"):
         if options[flag] is None:
-            options[flag] = not options["pcap"]
+            options[flag] = not only_named
     collectors = [c for factory in FACTORIES for c in factory(options)]
     if not collectors:
         raise click.UsageError("no collector chosen; drop a --no-... flag")

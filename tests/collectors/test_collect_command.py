@@ -46,7 +46,7 @@ def test_collect_with_duration_writes_this_machines_sockets_and_processes(tmp_pa
     snap = snapshot_io.load_snapshot(out).snapshot  # validated against the schema on load
     assert snap.source == "host" and snap.observer == socket.gethostname()
     assert snap.window.end > snap.window.start
-    assert {run.name for run in snap.collectors} == {"procnet", "cgroup"}
+    assert {run.name for run in snap.collectors} == {"procnet", "cgroup", "conntrack"}
     assert "procnet 1.0.0: " in result.stderr and " processes" in result.stderr
 
     mine = [p for p in snap.processes if p.pid == os.getpid()]
@@ -70,7 +70,7 @@ def test_collect_with_duration_writes_this_machines_sockets_and_processes(tmp_pa
 
 
 def test_collect_one_shot_to_stdout_and_choosing_collectors() -> None:
-    result = collect("--no-cgroup", "-q")
+    result = collect("--no-cgroup", "--no-conntrack", "-q")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     snap = snapshot_io.snapshot_from_document(
@@ -83,10 +83,49 @@ def test_collect_one_shot_to_stdout_and_choosing_collectors() -> None:
     ("args", "message"),
     [
         (("--duration", "soon"), "'soon' is not a duration"),
-        (("--no-procnet", "--no-cgroup"), "no collector chosen"),
+        (("--no-procnet", "--no-cgroup", "--no-conntrack"), "no collector chosen"),
+        (("--conntrack-netns", "x", "--conntrack-pid", "1"), "not both"),
     ],
 )
 def test_bad_usage_is_one_line_exit_2(args: tuple[str, ...], message: str) -> None:
     result = collect(*args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_import_saved_conntrack_text_counts_bad_lines(tmp_path: Path) -> None:
+    saved = tmp_path / "ct.txt"
+    saved.write_text(
+        "tcp      6 431999 ESTABLISHED src=10.244.0.5 dst=10.96.0.10 sport=40001 dport=80 "
+        "src=10.244.1.7 dst=10.244.0.5 sport=8080 dport=40001 [ASSURED] mark=0 use=1\n"
+        "tcp      6 431999 ESTABLISHED src=10.244.0.5 dst=10.96.0.10 sport=40002 dpo\n"
+        "udp      17 29 src=10.244.0.5 dst=10.96.0.53 sport=5353 dport=53 "
+        "src=10.244.1.9 dst=10.244.0.5 sport=53 dport=5353 mark=0 use=1\n"
+        "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been shown.\n"
+    )
+    out = tmp_path / "snap.json"
+    result = collect(
+        "--no-procnet",
+        "--no-cgroup",
+        "--no-conntrack",
+        "--conntrack-file",
+        str(saved),
+        "-o",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    snap = snapshot_io.load_snapshot(out).snapshot
+    (run,) = snap.collectors
+    assert (run.name, run.status, run.counts, run.skipped) == (
+        "conntrack-file",
+        "partial",
+        {"connections": 2},
+        {"malformed": 1},
+    )
+    assert any(f"{saved}" in w and "line 2" in w for w in run.warnings), run.warnings
+    assert sorted(
+        (c.original.dport, c.reply.src if c.reply else None) for c in snap.connections
+    ) == [
+        (53, "10.244.1.9"),
+        (80, "10.244.1.7"),
+    ]

@@ -11,14 +11,16 @@
   namespace, laid out the way kube-proxy's nftables mode lays it out (a ``services`` verdict
   map, a ``service-...`` chain, an ``endpoint-...`` chain with the ``dnat``);
 * an "external" namespace with 203.0.113.10 (TEST-NET-3, documentation range) routed through
-  the node, where pod egress is masqueraded to the node's address as on a real node;
+  the node, where pod egress is masqueraded to the node's address as on a real node; it also
+  answers on 169.254.169.254 (the cloud metadata address), routed there only inside the lab;
 * the pods' processes placed in real cgroups with containerd-style kubepods paths
   (``kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod<uid>.slice/
   cri-containerd-<id>.scope``);
 * real traffic (``tests/lab/podproc.py``): HTTP through the Service, a long-lived TCP
   connection cart -> redis:6379, UDP request/response cart -> dns:5353, HTTP cart -> the
-  external address, and on demand a short-lived connection cart -> frontend:9090 whose
-  conntrack entry is deleted at once, so only conntrack events can have seen it.
+  external address and -> the metadata address, and on demand a short-lived connection
+  cart -> frontend:9090 whose conntrack entry is deleted at once, so only conntrack events
+  can have seen it.
 
 Every address lives only inside namespaces the lab made; nothing is created in the caller's
 namespace (veth pairs are made inside the lab namespaces). :meth:`Lab.down` removes everything
@@ -40,10 +42,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-
-from topomap import model
+from typing import Literal
 
 PREFIX = "tmlab"
 PODPROC = Path(__file__).with_name("podproc.py")
@@ -51,6 +51,12 @@ NODE_NAME = "lab-node"
 NODE_GATEWAY = "10.244.1.1"
 NODE_EXTERNAL_IP = "203.0.113.1"
 EXTERNAL_IP = "203.0.113.10"
+EXTERNAL_CIDR = "203.0.113.0/24"
+#: The cloud metadata address, served by the "external" namespace and routed there only from
+#: inside the lab namespaces.
+METADATA_IP = "169.254.169.254"
+#: The node's own address (on the node namespace's loopback), as its Node object says.
+NODE_INTERNAL_IP = "172.20.0.10"
 SERVICE_IP = "10.96.0.10"
 POD_CIDR = "10.244.0.0/16"
 SERVICE_CIDR = "10.96.0.0/16"
@@ -64,7 +70,7 @@ class PodSpec:
     namespace: str
     name: str
     ip: str
-    workload_kind: model.WorkloadKind
+    workload_kind: Literal["Deployment", "StatefulSet", "DaemonSet"]
     workload: str
     command: tuple[str, ...]
     ports: tuple[tuple[str, int], ...] = ()
@@ -118,6 +124,7 @@ def default_pods() -> list[PodSpec]:
                 "10.244.1.12:6379",
                 "10.244.1.13:5353",
                 f"http://{EXTERNAL_IP}/",
+                f"http://{METADATA_IP}/latest/meta-data/",
             ),
         ),
     ]
@@ -186,7 +193,6 @@ class Lab:
         self.processes: dict[str, subprocess.Popen[str]] = {}
         self.cgroup_dirs: list[Path] = []
         self.namespaces: list[str] = []
-        self.started: datetime | None = None
 
     def pod_netns(self, pod: PodSpec) -> str:
         return f"{PREFIX}{self.tag}-{pod.name.split('-')[0]}"
@@ -206,11 +212,11 @@ class Lab:
 
     def up(self) -> None:
         """Build the topology and start the traffic; raises (after partial setup) on failure."""
-        self.started = datetime.now(UTC)
         self._netns(self.node)
         _run("ip", "-n", self.node, "link", "add", "br0", "type", "bridge")
         _run("ip", "-n", self.node, "addr", "add", f"{NODE_GATEWAY}/24", "dev", "br0")
         _run("ip", "-n", self.node, "link", "set", "br0", "up")
+        _run("ip", "-n", self.node, "addr", "add", f"{NODE_INTERNAL_IP}/32", "dev", "lo")
         self._sysctl(
             self.node,
             "net.ipv4.ip_forward=1",
@@ -274,6 +280,8 @@ class Lab:
         _run("ip", "-n", self.external, "addr", "add", f"{EXTERNAL_IP}/24", "dev", "eth0")
         _run("ip", "-n", self.external, "link", "set", "eth0", "up")
         _run("ip", "-n", self.external, "route", "add", "default", "via", NODE_EXTERNAL_IP)
+        _run("ip", "-n", self.external, "addr", "add", f"{METADATA_IP}/32", "dev", "lo")
+        _run("ip", "-n", self.node, "route", "add", METADATA_IP, "via", EXTERNAL_IP)
 
     def nft_rules(self) -> str:
         """kube-proxy's nftables layout for one ClusterIP service, plus egress masquerade."""
@@ -406,67 +414,6 @@ table ip lab-egress {{
     def conntrack_list(self) -> str:
         """``conntrack -L`` of the node namespace."""
         return _run("ip", "netns", "exec", self.node, "conntrack", "-L")
-
-    def cluster_snapshot(self) -> model.Snapshot:
-        """What the Kubernetes API would say about the lab (the cluster snapshot)."""
-        start = self.started or datetime.now(UTC)
-        pods = tuple(
-            model.Pod(
-                namespace=p.namespace,
-                name=p.name,
-                uid=p.uid,
-                node=NODE_NAME,
-                ips=(p.ip,),
-                labels={"app": p.workload},
-                workload=model.ObjectRef(kind=p.workload_kind, name=p.workload),
-                containers=(
-                    model.PodContainer(
-                        name=p.container,
-                        container_id=p.container_id,
-                        image=f"registry.example/{p.workload}:1.0",
-                        ports=tuple(
-                            model.ContainerPort(port=port, protocol=proto)  # type: ignore[arg-type]
-                            for proto, port in p.ports
-                        ),
-                    ),
-                ),
-                phase="Running",
-            )
-            for p in self.pods
-        )
-        frontend = self.pod("frontend")
-        return model.Snapshot(
-            snapshot_id=str(uuid.uuid4()),
-            source="cluster",
-            observer="lab",
-            window=model.Window(start=start, end=datetime.now(UTC)),
-            cluster=model.ClusterInfo(
-                name="lab", pod_cidrs=(POD_CIDR,), service_cidrs=(SERVICE_CIDR,)
-            ),
-            hosts=(model.Host(name=NODE_NAME, ips=(NODE_GATEWAY, NODE_EXTERNAL_IP)),),
-            namespaces=(model.Namespace(name="data"), model.Namespace(name="shop")),
-            pods=pods,
-            workloads=tuple(
-                model.Workload(
-                    namespace=p.namespace,
-                    kind=p.workload_kind,
-                    name=p.workload,
-                    labels={"app": p.workload},
-                    selector={"app": p.workload},
-                )
-                for p in self.pods
-            ),
-            services=(
-                model.Service(
-                    namespace="shop",
-                    name="frontend",
-                    cluster_ips=(SERVICE_IP,),
-                    ports=(model.ServicePort(port=80, name="http", target_port=8080),),
-                    selector={"app": "frontend"},
-                    endpoints=(model.ServiceEndpoint(ip=frontend.ip, pod=frontend.name),),
-                ),
-            ),
-        )
 
     # --- tearing down ---------------------------------------------------------------------
 

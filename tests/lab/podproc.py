@@ -8,10 +8,10 @@ Roles:
   http PORT...          an HTTP server on each port (answers 200 with a short body)
   tcp-echo PORT         accepts connections and echoes; keeps them open
   udp-echo PORT         answers each datagram with the same bytes
-  client SERVICE_URL REDIS_ADDR UDP_ADDR EXTERNAL_URL
+  client SERVICE_URL REDIS_ADDR UDP_ADDR URL...
                         one long-lived TCP connection to REDIS_ADDR (a ping every 0.3 s), and
-                        every 0.3 s an HTTP GET of SERVICE_URL, a UDP request/response to
-                        UDP_ADDR and an HTTP GET of EXTERNAL_URL
+                        every 0.3 s an HTTP GET of SERVICE_URL and of each URL, and a UDP
+                        request/response to UDP_ADDR
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def _addr(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def client(service_url: str, redis: str, udp: str, external_url: str) -> None:
+def client(service_url: str, redis: str, udp: str, *urls: str) -> None:
     cache = socket.create_connection(_addr(redis), timeout=5)
     dgram = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dgram.settimeout(5)
@@ -92,7 +92,7 @@ def client(service_url: str, redis: str, udp: str, external_url: str) -> None:
     while True:
         cache.sendall(b"PING\n")
         assert cache.recv(16) == b"PING\n"
-        for url in (service_url, external_url):
+        for url in (service_url, *urls):
             with urllib.request.urlopen(url, timeout=5) as answer:
                 assert answer.status == 200
         dgram.sendto(b"query", _addr(udp))

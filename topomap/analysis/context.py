@@ -27,11 +27,13 @@ import networkx as nx
 
 from topomap import graph as graph_module
 from topomap import ids, model, views, zones
+from topomap import manifests as manifests_module
 from topomap.analysis.policy_file import PolicyFile, Source, in_cidrs
 from topomap.model import NodeId
 from topomap.policy import engine as engine_module
 from topomap.policy import loader
 from topomap.policy import objects as o
+from topomap.policy.snapshot import cluster_from_snapshots
 
 EXTERNAL_ZONES = frozenset(z.value for z in zones.EXTERNAL_ZONES)
 METADATA_ZONE = zones.Zone.METADATA.value
@@ -213,17 +215,34 @@ def build_context(
     """Build the graph and everything the rules need from ``snapshots`` (and manifests)."""
     g = graph_module.build_graph(snapshots)
     manifest_paths = list(manifests)
-    cluster: o.Cluster = loader.load_cluster(manifest_paths) if manifest_paths else o.Cluster()
-    for snap in snapshots:
-        for ns in snap.namespaces:
-            labels = {"kubernetes.io/metadata.name": ns.name, **ns.labels}
-            cluster.namespaces.setdefault(ns.name, o.Namespace(ns.name, labels))
+    recorded = cluster_from_snapshots(snapshots)
+    cluster: o.Cluster = recorded.cluster
+    ingresses = [
+        obj for snap in snapshots for obj in snap.policy_objects if obj.get("kind") == "Ingress"
+    ]
+    if manifest_paths:
+        given = loader.load_cluster(manifest_paths)
+        cluster.policies.extend(given.policies)
+        cluster.admin_policies.extend(given.admin_policies)
+        cluster.baseline = cluster.baseline or given.baseline
+        for name, ns in given.namespaces.items():
+            cluster.namespaces.setdefault(name, ns)
+        ingresses += [
+            doc.obj
+            for doc in manifests_module.read_documents(manifest_paths, [])
+            if doc.obj.get("kind") == "Ingress"
+        ]
     for attrs in g.graph.get("groups", {}).values():
         if attrs.get("kind") == "namespace" and attrs["name"] not in cluster.namespaces:
             name = attrs["name"]
             cluster.namespaces[name] = o.Namespace(
                 name, {"kubernetes.io/metadata.name": name, **(attrs.get("labels") or {})}
             )
+    unreadable = [
+        f"{u.verb} {u.resource}{'.' + u.group if u.group else ''}: "
+        f"{u.status or 'no answer'}: {u.reason}"
+        for u in recorded.unreadable
+    ]
     ctx = Context(
         graph=g,
         flows=[],
@@ -231,6 +250,8 @@ def build_context(
         cluster=cluster,
         engine=engine_module.PolicyEngine(cluster),
         has_kubernetes=any(s.pods or s.services for s in snapshots) or bool(manifest_paths),
+        policies_unreadable=unreadable,
+        ingresses=ingresses,
     )
     for node, attrs in g.nodes(data=True):
         if attrs["kind"] == "pod":

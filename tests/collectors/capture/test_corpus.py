@@ -118,7 +118,7 @@ def reference(request: pytest.FixtureRequest) -> dict[str, Counter[T.Row]]:
     version = subprocess.run(
         [T.TSHARK, "-v"], capture_output=True, text=True, check=True
     ).stdout.splitlines()[0]
-    cache: Any = request.config.cache
+    cache: Any = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
     files = _files()
 
     def one(path: Path) -> tuple[str, str]:
