@@ -11,7 +11,8 @@ service names, ports, labels and images) in namespace ``shop`` on a two-node clu
 CoreDNS in ``kube-system``, watched from 10:00 to 10:05 UTC on 2026-11-28:
 
 * ``cluster.json``: the Kubernetes API (nodes, namespaces, Deployments, pods, Services with
-  their endpoints, the cluster's CIDRs);
+  their endpoints, the cluster's CIDRs, and least-privilege NetworkPolicies in the Online
+  Boutique style: one per app, generated from :data:`CALLS`);
 * ``node-a.json``, ``node-b.json``: each node's host collectors (processes, containers,
   listeners, conntrack and procnet connections, DNS cache answers).
 
@@ -19,8 +20,10 @@ What it demonstrates: ClusterIP DNAT (``original.dst`` is the Service, ``reply.s
 pod); cross-node connections seen by both nodes' conntrack (the graph must count them once);
 procnet sockets that tie connections to processes; SNAT to the node address on egress; a
 NodePort reached from outside; a partial collector (procnet on node-b). Planted for a boundary
-review: recommendationservice -> 185.220.101.47:4444 (a public peer without a DNS name) and
-adservice -> the cloud metadata endpoint 169.254.169.254:80.
+review (``samples/topomap.yaml`` is the declared boundary they are judged against):
+recommendationservice -> 185.220.101.47:4444 (a public peer without a DNS name, which its
+policy denies), adservice -> the cloud metadata endpoint 169.254.169.254:80 (denied too), and
+loadgenerator, which no policy selects (:data:`UNPOLICED`).
 
 Deterministic: names and ids derive from sha256 or uuid5 of fixed strings; ports, counters, pids
 and times come from one ``random.Random(2026)``; every time is fixed.
@@ -857,6 +860,89 @@ def node_host(node: NodeSpec, *, from_api: bool) -> model.Host:
     )
 
 
+#: Apps that get no NetworkPolicy (planted: the load generator was never given one).
+UNPOLICED = ("loadgenerator",)
+#: Approved egress the policies allow (the planted 185.220.101.47:4444 and the metadata call
+#: are not allowed: observed anyway, they are traffic the policies deny).
+POLICY_EGRESS = {"paymentservice": (("54.187.0.0/16", 443),), "coredns": ((VPC_RESOLVER, 53),)}
+
+
+def _selector(app: AppSpec) -> dict[str, object]:
+    return {"matchLabels": app.labels}
+
+
+def _peer(app: AppSpec) -> dict[str, object]:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": app.namespace}},
+        "podSelector": _selector(app),
+    }
+
+
+def _target(call: Call) -> tuple[str, int]:
+    """The protocol and pod port a call reaches (NetworkPolicies see traffic after DNAT)."""
+    spec = SERVICE[call.service]
+    port = next(p for p in spec.ports if p.port == call.port and p.protocol == call.protocol)
+    return call.protocol.upper(), int(port.target_port or port.port)
+
+
+def network_policies() -> tuple[dict[str, object], ...]:
+    """Least-privilege policies in the Online Boutique style: one per app, both directions,
+    ingress from its callers and egress to its callees on their pod ports, DNS to kube-dns."""
+    out: list[dict[str, object]] = []
+    dns = APP["coredns"]
+    for app in sorted(APPS, key=lambda a: (a.namespace, a.name)):
+        if app.name in UNPOLICED:
+            continue
+        ingress: list[dict[str, object]] = []
+        egress: list[dict[str, object]] = []
+        for call in CALLS:
+            callee = APP[SERVICE[call.service].app]
+            proto, port = _target(call)
+            rule_port = [{"protocol": proto, "port": port}]
+            if callee is app and call.client != "coredns":
+                ingress.append({"from": [_peer(APP[call.client])], "ports": rule_port})
+            if call.client == app.name and callee is not dns:
+                egress.append({"to": [_peer(callee)], "ports": rule_port})
+        if app.name == "frontend":  # shoppers through the load balancer
+            ingress.append({"ports": [{"protocol": "TCP", "port": 8080}]})
+        for cidr, port in POLICY_EGRESS.get(app.name, ()):
+            block = cidr if "/" in cidr else f"{cidr}/32"
+            egress.append(
+                {
+                    "to": [{"ipBlock": {"cidr": block}}],
+                    "ports": [{"protocol": "UDP" if port == 53 else "TCP", "port": port}],
+                }
+            )
+        egress.append(
+            {
+                "to": [_peer(dns)],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }
+        )
+        out.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": app.name, "namespace": app.namespace},
+                "spec": {
+                    "podSelector": _selector(app),
+                    "policyTypes": ["Ingress", "Egress"],
+                    "ingress": _dedupe(ingress),
+                    "egress": _dedupe(egress),
+                },
+            }
+        )
+    return tuple(out)
+
+
+def _dedupe(rules: list[dict[str, object]]) -> list[dict[str, object]]:
+    seen: list[dict[str, object]] = []
+    for rule in rules:
+        if rule not in seen:
+            seen.append(rule)
+    return seen
+
+
 def cluster_snapshot(pods: tuple[PodPlan, ...]) -> model.Snapshot:
     namespaces = sorted({a.namespace for a in APPS})
     services = tuple(service_object(s, pods) for s in SERVICES)
@@ -886,6 +972,7 @@ def cluster_snapshot(pods: tuple[PodPlan, ...]) -> model.Snapshot:
             workload_object(a) for a in sorted(APPS, key=lambda a: (a.namespace, a.name))
         ),
         services=services,
+        policy_objects=network_policies(),
     )
 
 

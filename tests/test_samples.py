@@ -264,3 +264,36 @@ def test_snapshot_order_does_not_change_the_graph(
     assert sorted(reordered.edges(keys=True, data=True)) == sorted(
         finest.edges(keys=True, data=True)
     )
+
+
+def test_the_boundary_review_finds_exactly_the_planted_problems(
+    snapshots: list[Snapshot], build: ModuleType
+) -> None:
+    """samples/topomap.yaml against the samples: the planted peers and the unpoliced workload,
+    nothing the policy file approves (stripe, the Debian mirror, the storefront)."""
+    from datetime import date
+
+    from topomap.analysis import analyze, context, policy_file, rules
+
+    policy = policy_file.load_policy_file(
+        REPO / "samples" / "topomap.yaml", known_rules=rules.RULE_IDS
+    )
+    ctx = context.build_context(snapshots, policy)
+    found = analyze.analyze(ctx, today=date(2026, 11, 29))
+    planted = [e for e in build.EGRESS if e.ip in ("185.220.101.47", "169.254.169.254")]
+    edge = {
+        e.client: f"{workload(e.client)} -> external:{e.ip} {e.protocol}/{e.port}" for e in planted
+    }
+    (unpoliced,) = build.UNPOLICED
+    active = {(f.rule, f.subject[0]) for f in found if f.active}
+    assert active == {
+        ("TM-POLICY-BYPASS", edge["recommendationservice"]),
+        ("TM-EXT-EGRESS", edge["recommendationservice"]),
+        ("TM-POLICY-BYPASS", edge["adservice"]),
+        ("TM-METADATA", edge["adservice"]),
+        ("TM-UNPROTECTED", workload(unpoliced)),
+        # apt's connections that closed before procnet's poll: conntrack alone saw them.
+        ("TM-UNATTRIBUTED", ids.host(build.APT_NODE)),
+    }
+    suppressed = {f.subject[0] for f in found if not f.active}
+    assert suppressed and all(s.startswith(workload(unpoliced)) for s in suppressed)

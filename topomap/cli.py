@@ -9,8 +9,10 @@ stdout by default, ``-o FILE`` writes a file atomically (``-o -`` is stdout), an
 from __future__ import annotations
 
 import sys
+import tempfile
 import traceback
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +31,10 @@ from topomap import (
     views,
 )
 from topomap.analysis import commands as analysis_commands
+from topomap.analysis import render
 from topomap.analysis.policy_file import policy_schema
 from topomap.errors import InputError, TopomapError
+from topomap.findings import dumps_report
 from topomap.policy import commands as policy_commands
 from topomap.web import commands as web_commands
 
@@ -210,7 +214,8 @@ samples_dir = web_commands.samples_dir
 )
 @web_commands.server_options
 def demo_command(directory: str | None, summary_only: bool, **options: Any) -> None:
-    """Show the bundled demo shop (no cluster, no root needed): a summary, then the map.
+    """Show the bundled demo shop (no cluster, no root needed): a summary, the boundary
+    review against samples/topomap.yaml, then the map with the findings.
 
     Serves the interactive map on 127.0.0.1:8050 until Ctrl-C (see `topomap serve`).
     """
@@ -223,7 +228,18 @@ def demo_command(directory: str | None, summary_only: bool, **options: Any) -> N
     projected = views.project(graph.build_graph(s.snapshot for s in loaded), options["view"])
     click.echo(f"topomap demo: {len(loaded)} snapshots from {where}")
     click.echo(summary.render_text(summary.summarize(projected)), nl=False)
-    if not summary_only:
+    policy = where.parent / "topomap.yaml"
+    report = None
+    if policy.is_file():
+        click.echo(f"\nboundary review (topomap analyze {where} --policy {policy}):")
+        report = analysis_commands.run_analysis(loaded, policy, today=datetime.now(UTC).date())
+        click.echo(render.render_text(report), nl=False)
+    if summary_only:
+        return
+    with tempfile.TemporaryDirectory(prefix="topomap-demo-") as tmp:
+        if report is not None and not options.get("findings_file"):
+            options["findings_file"] = str(Path(tmp) / "findings.json")
+            snapshot_io.write_atomic(options["findings_file"], dumps_report(report))
         web_commands.serve_map([str(where)], **options)
 
 

@@ -23,7 +23,14 @@ from topomap.analysis.analyze import analyze
 from topomap.analysis.init_policy import initial_policy
 from topomap.analysis.policy_file import PolicyFile, load_policy_file
 from topomap.analysis.rules import RULE_IDS
-from topomap.findings import SEVERITIES, SEVERITY_RANK, ReportMeta, dumps_report, make_report
+from topomap.findings import (
+    SEVERITIES,
+    SEVERITY_RANK,
+    Report,
+    ReportMeta,
+    dumps_report,
+    make_report,
+)
 
 FORMATS = ("text", "json", "markdown", "sarif")
 
@@ -50,6 +57,34 @@ def _write(data: bytes, output: str) -> None:
         sys.stdout.flush()
     else:
         snapshot_io.write_atomic(output, data)
+
+
+def run_analysis(
+    loaded: list[snapshot_io.LoadedSnapshot],
+    policy_path: str | Path | None,
+    *,
+    manifests: tuple[str, ...] = (),
+    today: date,
+) -> Report:
+    """The findings report for loaded snapshots, a policy file and optional manifests."""
+    policy = load_policy_file(policy_path, known_rules=RULE_IDS) if policy_path else PolicyFile()
+    ctx = context_module.build_context([s.snapshot for s in loaded], policy, manifests=manifests)
+    findings = analyze(ctx, today=today)
+    window = ctx.graph.graph.get("window") or {}
+    workload_graph = views.project(ctx.graph, "workload")
+    notes = tuple(f"policies unreadable: {r}" for r in ctx.policies_unreadable)
+    if not ctx.has_kubernetes:
+        notes += ("no Kubernetes data in the inputs: policy rules were not evaluated",)
+    meta = ReportMeta(
+        tool_version=__version__,
+        graph_sha256=export.content_digest(export.content_of(workload_graph)),
+        policy_sha256=hashlib.sha256(Path(policy_path).read_bytes()).hexdigest()
+        if policy_path
+        else None,
+        window={k: str(v) for k, v in window.items()} if isinstance(window, dict) else {},
+        notes=notes,
+    )
+    return make_report(findings, meta)
 
 
 @click.command("analyze")
@@ -95,26 +130,8 @@ def analyze_command(
 
     INPUT are snapshot files or directories of them.
     """
-    loaded = _expand(inputs)
-    policy = load_policy_file(policy_path, known_rules=RULE_IDS) if policy_path else PolicyFile()
-    ctx = context_module.build_context([s.snapshot for s in loaded], policy, manifests=manifests)
     day: date = today.date() if today else datetime.now(UTC).date()
-    findings = analyze(ctx, today=day)
-    window = ctx.graph.graph.get("window") or {}
-    workload_graph = views.project(ctx.graph, "workload")
-    notes = tuple(f"policies unreadable: {r}" for r in ctx.policies_unreadable)
-    if not ctx.has_kubernetes:
-        notes += ("no Kubernetes data in the inputs: policy rules were not evaluated",)
-    meta = ReportMeta(
-        tool_version=__version__,
-        graph_sha256=export.content_digest(export.content_of(workload_graph)),
-        policy_sha256=hashlib.sha256(Path(policy_path).read_bytes()).hexdigest()
-        if policy_path
-        else None,
-        window={k: str(v) for k, v in window.items()} if isinstance(window, dict) else {},
-        notes=notes,
-    )
-    report = make_report(findings, meta)
+    report = run_analysis(_expand(inputs), policy_path, manifests=manifests, today=day)
     if fmt == "json":
         _write(dumps_report(report), output)
     elif fmt == "sarif":
