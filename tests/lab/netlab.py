@@ -192,6 +192,9 @@ class Lab:
         self.pods = default_pods()
         self.processes: dict[str, subprocess.Popen[str]] = {}
         self.cgroup_dirs: list[Path] = []
+        """Cgroup directories of this lab's pods (each must be gone after :meth:`down`)."""
+        self.shared_cgroup_dirs: list[Path] = []
+        """Parents this lab made that another lab may be using too (removed when empty)."""
         self.namespaces: list[str] = []
 
     def pod_netns(self, pod: PodSpec) -> str:
@@ -347,11 +350,13 @@ table ip lab-egress {{
             f"cri-containerd-{pod.container_id}.scope",
         ]
         path = root
-        for part in parts:
+        for depth, part in enumerate(parts):
             path = path / part
             if not path.exists():
                 path.mkdir()
-                self.cgroup_dirs.append(path)
+                # The two kubepods parents are shared with any other lab running at the
+                # same time (another test session); the pod's own directories are not.
+                (self.cgroup_dirs if depth >= 2 else self.shared_cgroup_dirs).append(path)
         return path
 
     def _start(
@@ -436,6 +441,11 @@ table ip lab-egress {{
                     if attempt == 49:
                         problems.append(f"cgroup {path}: {exc.strerror}")
                     time.sleep(0.05)
+        for path in reversed(self.shared_cgroup_dirs):
+            in_use = path.exists() and any(child.is_dir() for child in path.iterdir())
+            if not in_use:  # else another lab's pods are below it: that lab removes it
+                with contextlib.suppress(FileNotFoundError):
+                    path.rmdir()
         for name in reversed(self.namespaces):
             try:
                 _run("ip", "netns", "del", name)
