@@ -18,6 +18,7 @@ from topomap.analysis.context import Context, Flow
 from topomap.analysis.policy_file import suppression_for
 from topomap.analysis.rules import RULES, Hit, Rule
 from topomap.findings import Evidence, Finding, Suppression, fingerprint
+from topomap.gcpause import paused_gc
 
 #: Flows kept as evidence per finding (the busiest); the total is in ``details["flows"]``.
 MAX_EVIDENCE = 20
@@ -77,7 +78,16 @@ def fold(hits: Sequence[tuple[Rule, Hit]]) -> list[_Folded]:
 
 
 def analyze(ctx: Context, *, today: date, rules: Iterable[Rule] = RULES) -> list[Finding]:
-    """The findings for ``ctx`` as of ``today`` (which decides expired suppressions)."""
+    """The findings for ``ctx`` as of ``today`` (which decides expired suppressions).
+
+    The cyclic garbage collector is paused meanwhile: rules and folding make hundreds of
+    thousands of small acyclic objects (benchmarks/analyze.py).
+    """
+    with paused_gc():
+        return _analyze(ctx, today, rules)
+
+
+def _analyze(ctx: Context, today: date, rules: Iterable[Rule]) -> list[Finding]:
     findings = []
     for entry in fold(run_rules(ctx, rules)):
         rule, hit = entry.rule, entry.hit

@@ -29,6 +29,7 @@ from topomap import graph as graph_module
 from topomap import ids, model, views, zones
 from topomap import manifests as manifests_module
 from topomap.analysis.policy_file import PolicyFile, Source, in_cidrs
+from topomap.gcpause import paused_gc
 from topomap.model import NodeId
 from topomap.policy import engine as engine_module
 from topomap.policy import loader
@@ -101,7 +102,11 @@ class Context:
     """``(owner node, protocol, ip, port)`` of every listening socket."""
     ingresses: list[dict[str, Any]] = field(default_factory=list)
     """Raw Ingress objects (for the TLS check)."""
+    evaluations: list[tuple[Flow, engine_module.Evaluation, bool, bool]] | None = None
+    """The policy engine's verdict on every flow with a pod end, with which directions a pod
+    decides; computed once by the first policy rule that asks (``rules._evaluations``)."""
     _peers: dict[NodeId, o.Workload] = field(default_factory=dict)
+    _address_peers: dict[NodeId, engine_module.Peer | None] = field(default_factory=dict)
 
     def pod_peer(self, pod: NodeId) -> o.Workload:
         """A pod as the policy engine sees it: a one-pod workload with its labels and ports."""
@@ -123,13 +128,16 @@ class Context:
         as a one-address range; ``None`` when the engine cannot place it (IPv6, no address)."""
         if end.is_pod and end.pod is not None:
             return self.pod_peer(end.pod)
+        if end.node in self._address_peers:
+            return self._address_peers[end.node]
+        found: engine_module.Peer | None = None
         ip = end.ip or _host_ip(self.graph, end)
-        if ip is None:
-            return None
-        addr = zones.parse_ip(ip)
-        if addr.version != 4:
-            return None
-        return engine_module.IPRange(int(addr), int(addr))
+        if ip is not None:
+            addr = zones.parse_ip(ip)
+            if addr.version == 4:
+                found = engine_module.IPRange(int(addr), int(addr))
+        self._address_peers[end.node] = found
+        return found
 
 
 def _host_ip(g: nx.MultiDiGraph, end: End) -> str | None:
@@ -212,7 +220,19 @@ def build_context(
     *,
     manifests: Iterable[str | Path] = (),
 ) -> Context:
-    """Build the graph and everything the rules need from ``snapshots`` (and manifests)."""
+    """Build the graph and everything the rules need from ``snapshots`` (and manifests).
+
+    The cyclic garbage collector is paused meanwhile (as for the graph build): the context is
+    hundreds of thousands of small acyclic objects, and full collections over them were a
+    fifth of the analysis time (benchmarks/analyze.py).
+    """
+    with paused_gc():
+        return _build_context(snapshots, policy, manifests)
+
+
+def _build_context(
+    snapshots: Sequence[model.Snapshot], policy: PolicyFile, manifests: Iterable[str | Path]
+) -> Context:
     g = graph_module.build_graph(snapshots)
     manifest_paths = list(manifests)
     recorded = cluster_from_snapshots(snapshots)

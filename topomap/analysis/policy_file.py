@@ -20,6 +20,7 @@ Decisions:
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,7 +31,7 @@ from topomap import typed_json
 from topomap.analysis.yaml_source import line_of, load_yaml
 from topomap.errors import InputError
 from topomap.findings import Severity
-from topomap.zones import parse_ip
+from topomap.zones import IPAddress, parse_ip
 
 POLICY_FILE_VERSION = 1
 
@@ -267,16 +268,35 @@ def dns_matches(pattern: str, name: str) -> bool:
     return name == pattern
 
 
+# The rules ask these per observed flow, about the same few entries and addresses: parse each
+# address, CIDR list and ``to`` list once (benchmarks/analyze.py: 6 s of 40 s before).
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _address(ip: str) -> IPAddress | None:
+    try:
+        return parse_ip(ip)
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _targets(to: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An allowed-egress ``to`` list split into CIDRs and DNS name patterns."""
+    return tuple(t for t in to if not _is_dns(t)), tuple(t for t in to if _is_dns(t))
+
+
 def in_cidrs(ip: str, cidrs: tuple[str, ...]) -> bool:
     """Whether ``ip`` lies in any of ``cidrs``."""
-    try:
-        addr = parse_ip(ip)
-    except ValueError:
+    addr = _address(ip)
+    if addr is None:
         return False
-    return any(
-        addr.version == net.version and addr in net
-        for net in (ipaddress.ip_network(c, strict=False) for c in cidrs)
-    )
+    return any(addr.version == net.version and addr in net for net in _networks(cidrs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,8 +339,7 @@ def egress_entry(
             continue
         if not source_matches(entry.source, source):
             continue
-        cidrs = tuple(t for t in entry.to if not _is_dns(t))
-        patterns = tuple(t for t in entry.to if _is_dns(t))
+        cidrs, patterns = _targets(entry.to)
         if (cidrs and in_cidrs(ip, cidrs)) or any(
             dns_matches(p, n) for p in patterns for n in names
         ):

@@ -150,8 +150,18 @@ def check_external_ingress(ctx: Context) -> Iterator[Hit]:
 # --- policies -------------------------------------------------------------------------------
 
 
-def _evaluations(ctx: Context) -> Iterator[tuple[Flow, engine_module.Evaluation, bool, bool]]:
-    """Flows with a pod end, their verdict, and which directions a pod decides."""
+Evaluated = tuple[Flow, engine_module.Evaluation, bool, bool]
+
+
+def _evaluations(ctx: Context) -> list[Evaluated]:
+    """Flows with a pod end, their verdict, and which directions a pod decides (computed once
+    per context: the bypass and the uncovered rule both judge every such flow)."""
+    if ctx.evaluations is None:
+        ctx.evaluations = list(_evaluate(ctx))
+    return ctx.evaluations
+
+
+def _evaluate(ctx: Context) -> Iterator[Evaluated]:
     for flow in ctx.flows:
         src, dst = flow.src, flow.dst
         egress, ingress = src.is_pod, dst.is_pod
