@@ -789,7 +789,12 @@ class _Generator:
                 name="kubernetes",
                 cluster_ips=(KUBERNETES_IP,),
                 ports=(model.ServicePort(port=443, name="https", target_port=6443),),
-                endpoints=tuple(model.ServiceEndpoint(ip=h.ip) for h in self.control_plane),
+                endpoints=tuple(
+                    model.ServiceEndpoint(
+                        ip=h.ip, node=h.name, ports=(model.EndpointPort(port=6443, name="https"),)
+                    )
+                    for h in self.control_plane
+                ),
             )
         ]
         for wl in [self.coredns, self.ingress, self.prometheus, *self.serving]:
@@ -803,6 +808,10 @@ class _Generator:
                 )
                 for name, proto, port in wl.ports
             ]
+            slice_ports = tuple(
+                model.EndpointPort(port=port, protocol=proto.lower(), name=name)  # type: ignore[arg-type]
+                for name, proto, port in wl.ports
+            )
             kind = "NodePort" if wl.node_port else "ClusterIP"
             if wl is self.ingress:
                 kind = "LoadBalancer"
@@ -815,7 +824,12 @@ class _Generator:
                     ports=tuple(ports),
                     selector={"app": wl.app},
                     load_balancer_ips=(LB_IP,) if wl is self.ingress else (),
-                    endpoints=tuple(model.ServiceEndpoint(ip=p.ip, pod=p.name) for p in wl.pods),
+                    endpoints=tuple(
+                        model.ServiceEndpoint(
+                            ip=p.ip, pod=p.name, node=p.host.name, ports=slice_ports
+                        )
+                        for p in wl.pods
+                    ),
                 )
             )
         return out
@@ -854,6 +868,7 @@ class _Generator:
                 ),
             ),
             phase="Running",
+            created=self.times[0] - timedelta(days=3),
         )
 
     def host_snapshot(self, host: _Host) -> model.Snapshot:
