@@ -127,8 +127,38 @@ def test_passed_port_that_nothing_decides_is_allowed_and_counts_as_covered(
     w = workloads(e)
     passed = engine.evaluate(e, w["a"], w["b"], "tcp", 80)  # type: ignore[arg-type]
     assert passed.allowed and passed.covered
+    assert passed.egress_ruled and passed.ingress_ruled  # per direction, as the analysis asks
     assert passed.egress.layer == engine.SYSTEM_DEFAULT  # the final decision
     other = engine.evaluate(e, w["a"], w["b"], "tcp", 81)  # type: ignore[arg-type]
     assert other.allowed and not other.covered
+    assert not other.egress_ruled and not other.ingress_ruled
     egress, _ = e.pair(w["a"], w["b"])  # type: ignore[arg-type]
     assert not egress.by_default.contains("tcp", 80) and egress.by_default.contains("tcp", 81)
+
+
+EGRESS_ONLY_ANP = """
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: x, labels: {app: a}}
+spec: {containers: [{name: c, image: i}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: egress-only}
+spec:
+  priority: 5
+  subject: {namespaces: {}}
+  egress:
+  - name: deny-smtp
+    action: Deny
+    to: [{networks: [0.0.0.0/0]}]
+    ports: [{portNumber: {protocol: TCP, port: 25}}]
+"""
+
+
+def test_an_admin_policy_selects_only_the_directions_it_has_rules_for(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(EGRESS_ONLY_ANP)
+    e = engine.PolicyEngine(loader.load_cluster([tmp_path]))
+    a = workloads(e)["a"]
+    assert e.selecting("egress", a) == ("AdminNetworkPolicy egress-only",)  # type: ignore[arg-type]
+    assert e.selecting("ingress", a) == ()  # type: ignore[arg-type]

@@ -22,6 +22,8 @@ from topomap.gcpause import paused_gc
 
 #: Flows kept as evidence per finding (the busiest); the total is in ``details["flows"]``.
 MAX_EVIDENCE = 20
+#: Subjects listed per finding (the main one first); the flows give the full count.
+MAX_SUBJECTS = 40
 
 
 @dataclass
@@ -71,7 +73,8 @@ def fold(hits: Sequence[tuple[Rule, Hit]]) -> list[_Folded]:
         entry = folded.get(key)
         if entry is None:
             entry = folded[key] = _Folded(rule, hit)
-        entry.subjects.update(dict.fromkeys(hit.subject))
+        if len(entry.subjects) < MAX_SUBJECTS:
+            entry.subjects.update(dict.fromkeys(hit.subject))
         for flow in hit.flows:
             entry.flows.setdefault(flow.edge_id, flow)
     return list(folded.values())

@@ -82,6 +82,13 @@ def _peer_identity(end: End) -> str:
     return f"dns:{end.names[0]}" if end.names else end.node
 
 
+def _identity(end: End) -> str:
+    """What a policy finding is about at this end: the workload (or pod, or host); addresses
+    outside the boundary all count as one, so a thousand internet clients of one service are
+    one finding with a thousand flows of evidence, not a thousand findings."""
+    return f"outside:{end.zone}" if end.outside else end.group
+
+
 def _label(end: End) -> str:
     return end.group.partition(":")[2] or end.group
 
@@ -206,7 +213,7 @@ def check_policy_bypass(ctx: Context) -> Iterator[Hit]:
         why = "; ".join(f"{d} denied by {_decided_by(dec)}" for d, dec in denied)
         yield Hit(
             subject=(_group_edge(flow), flow.src.group, flow.dst.group, flow.edge_id),
-            meaning=(flow.src.group, flow.dst.group, _port(flow)),
+            meaning=(_identity(flow.src), _identity(flow.dst), _port(flow)),
             message=(
                 f"{_label(flow.src)} -> {_label(flow.dst)} on {_port(flow)} was observed "
                 f"although the policies deny it ({why})"
@@ -220,20 +227,22 @@ def check_uncovered(ctx: Context) -> Iterator[Hit]:
     """An observed flow with a pod end that is allowed, but in at least one direction a pod decides
     only by the system default: no AdminNetworkPolicy, NetworkPolicy or
     BaselineAdminNetworkPolicy rule decides it."""
-    default = engine_module.SYSTEM_DEFAULT
     for flow, ev, egress, ingress in _evaluations(ctx):
         if (egress and ev.egress.verdict == "deny") or (ingress and ev.ingress.verdict == "deny"):
             continue  # a bypass, reported by its own rule
         open_ = [
             d
-            for d, on, dec in (("egress", egress, ev.egress), ("ingress", ingress, ev.ingress))
-            if on and dec.layer == default
+            for d, on, ruled in (
+                ("egress", egress, ev.egress_ruled),
+                ("ingress", ingress, ev.ingress_ruled),
+            )
+            if on and not ruled
         ]
         if not open_:
             continue
         yield Hit(
             subject=(_group_edge(flow), flow.src.group, flow.dst.group, flow.edge_id),
-            meaning=(flow.src.group, flow.dst.group, _port(flow), ",".join(open_)),
+            meaning=(_identity(flow.src), _identity(flow.dst), _port(flow), ",".join(open_)),
             message=(
                 f"{_label(flow.src)} -> {_label(flow.dst)} on {_port(flow)} is allowed only by "
                 f"the system default ({' and '.join(open_)}: no policy rule decides it)"

@@ -184,9 +184,14 @@ class PolicyEngine:
         """Names of the policies that select ``pod`` in ``direction`` (ANPs, NetworkPolicies,
         then the BANP); empty when the pod is unprotected that way."""
         subject = self._subject(direction, pod)
-        names = [f"AdminNetworkPolicy {a.name}" for a in subject.anps]
+        egress = direction == "egress"
+
+        def has_rules(policy: o.AdminPolicy) -> bool:  # an ANP without rules this way decides
+            return bool(policy.egress if egress else policy.ingress)  # nothing there
+
+        names = [f"AdminNetworkPolicy {a.name}" for a in subject.anps if has_rules(a)]
         names += [f"NetworkPolicy {p.namespace}/{p.name}" for p in subject.policies]
-        if subject.baseline and self.banp is not None:
+        if subject.baseline and self.banp is not None and has_rules(self.banp):
             names.append(f"BaselineAdminNetworkPolicy {self.banp.name}")
         return tuple(names)
 
@@ -385,16 +390,7 @@ class PolicyEngine:
 
     def selected(self, pod: o.Workload, direction: Direction) -> bool:
         """Whether any NetworkPolicy, ANP or BANP selects ``pod`` in ``direction``."""
-        for p in self.cluster.policies:
-            affects = p.affects_egress if direction == "egress" else p.affects_ingress
-            if affects and p.namespace == pod.namespace and p.pod_selector.matches(pod.labels):
-                return True
-        admins = [*self.anps, *([self.banp] if self.banp else [])]
-        return any(
-            (a.egress if direction == "egress" else a.ingress)
-            and self._admin_subject_matches(a, pod)
-            for a in admins
-        )
+        return bool(self.selecting(direction, pod))
 
     # --- IP atoms -------------------------------------------------------------------------
 
@@ -448,6 +444,10 @@ class Evaluation:
     covered: bool
     """Whether some policy rule (a ``Pass`` included) decided both directions, rather than the
     system default alone."""
+    egress_ruled: bool = False
+    """Whether a rule (a ``Pass`` included) decided the egress side."""
+    ingress_ruled: bool = False
+    """Whether a rule (a ``Pass`` included) decided the ingress side."""
 
 
 def _deciding(result: DirectionResult, protocol: str, port: int) -> tuple[Decision, bool]:
@@ -486,5 +486,7 @@ def evaluate(engine: PolicyEngine, src: Peer, dst: Peer, protocol: str, port: in
             egress=e,
             ingress=i,
             covered=e_ruled and i_ruled,
+            egress_ruled=e_ruled,
+            ingress_ruled=i_ruled,
         )
     return found
