@@ -157,7 +157,7 @@ _CAPTURE = (capture.PcapFile, capture.LiveCapture)
     "--procnet/--no-procnet",
     default=None,
     help="Sockets and processes of every network namespace (/proc). "
-    "[default: on, off with --pcap, --k8s or --conntrack-file]",
+    "[default: on, off with --pcap, --capture, --k8s or --conntrack-file]",
 )
 @click.option(
     "--procnet-netns",
@@ -169,7 +169,7 @@ _CAPTURE = (capture.PcapFile, capture.LiveCapture)
     "--cgroup/--no-cgroup",
     default=None,
     help="Containers and pod uids from the processes' cgroups. "
-    "[default: on, off with --pcap, --k8s or --conntrack-file]",
+    "[default: on, off with --pcap, --capture, --k8s or --conntrack-file]",
 )
 @click.option(
     "--pcap",
@@ -200,7 +200,7 @@ _CAPTURE = (capture.PcapFile, capture.LiveCapture)
     "--conntrack/--no-conntrack",
     default=None,
     help="The kernel's connection-tracking table (netlink; events during --duration). "
-    "[default: on, off with --pcap, --k8s or --conntrack-file]",
+    "[default: on, off with --pcap, --capture, --k8s or --conntrack-file]",
 )
 @click.option(
     "--conntrack-netns",
@@ -286,20 +286,27 @@ def collect_command(**options: Any) -> None:
         raise click.UsageError("--capture needs a --duration (e.g. --duration 30s)")
     if options["conntrack_netns"] and options["conntrack_pid"] is not None:
         raise click.UsageError("give --conntrack-netns or --conntrack-pid, not both")
-    # Host sources are on by default, but a run that names other sources (a pcap file, the
+    # Host sources are on by default, but a run that names other sources (a capture, the
     # cluster API, a saved conntrack dump) collects only those unless a host flag says so.
-    only_named = bool(options["pcap"] or options["k8s"] or options["conntrack_file"])
+    only_named = bool(
+        options["pcap"] or options["capture"] or options["k8s"] or options["conntrack_file"]
+    )
     for flag in ("procnet", "cgroup", "conntrack"):
         if options[flag] is None:
             options[flag] = not only_named
     collectors = [c for factory in FACTORIES for c in factory(options)]
     if not collectors:
         raise click.UsageError("no collector chosen; drop a --no-... flag")
-    cluster_only = all(isinstance(c, kubernetes.KubernetesCollector) for c in collectors)
-    host_only = not any(isinstance(c, kubernetes.KubernetesCollector) for c in collectors)
-    source: model.SourceKind = "host" if host_only else "cluster" if cluster_only else "mixed"
-    if all(isinstance(c, _CAPTURE) for c in collectors):
-        source = "capture"
+    kinds: set[model.SourceKind] = {
+        "cluster"
+        if isinstance(c, kubernetes.KubernetesCollector)
+        else "capture"
+        if isinstance(c, _CAPTURE)
+        else "host"
+        for c in collectors
+    }
+    kinds_seen = set(kinds)
+    source: model.SourceKind = kinds.pop() if len(kinds) == 1 else "mixed"
     name = options["host_name"] or host_identity.host_name()
     started = datetime.now(UTC)
     stop = threading.Event()
@@ -313,7 +320,7 @@ def collect_command(**options: Any) -> None:
             stop=stop,
         )
     window = model.Window(start=started, end=max(datetime.now(UTC), started))
-    if cluster_only and not options["host_name"] and collected.cluster is not None:
+    if kinds_seen == {"cluster"} and not options["host_name"] and collected.cluster is not None:
         name = collected.cluster.name or name  # a cluster snapshot is observed by its context
     snapshot = collected.snapshot(
         snapshot_id=str(uuid.uuid4()), source=source, observer=name, window=window

@@ -127,3 +127,47 @@ def test_live_capture_sees_the_traffic_that_was_sent(pair: tuple[str, str], tmp_
         tcp.packets_orig, tcp.bytes_orig, tcp.packets_reply, tcp.bytes_reply,
     )  # fmt: skip
     assert tcp.packets_orig >= 4 and tcp.packets_reply >= 3  # handshake, data, FIN each way
+
+
+def test_collect_capture_writes_the_flows_of_the_window(
+    pair: tuple[str, str], tmp_path: Path
+) -> None:
+    """The same traffic through ``topomap collect --capture IFACE --netns NS --duration``."""
+    import sys
+
+    from topomap import snapshot_io
+
+    a, b = pair
+    out = tmp_path / "capture.json"
+    collect = subprocess.Popen(
+        [sys.executable, "-m", "topomap", "collect", "--capture", "veth0", "--netns", a,
+         "--bpf", "ip", "--duration", "4s", "-o", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )  # fmt: skip
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", b, "python3", "-c", SERVER.format(B=B)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+        time.sleep(1.5)  # the capture is running by then
+        client = subprocess.run(
+            ["ip", "netns", "exec", a, "python3", "-c", CLIENT.format(A=A, B=B)],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert client.stdout.strip() == "done", client.stderr
+        _, err = collect.communicate(timeout=60)
+    finally:
+        server.kill()
+        if collect.poll() is None:
+            collect.kill()
+    assert collect.returncode == 0, err
+    snap = snapshot_io.load_snapshot(out).snapshot
+    assert snap.source == "capture"
+    flows = {(c.protocol, c.original.sport, c.original.dport): c for c in snap.connections}
+    udp = flows[("udp", 40053, 5353)]
+    assert (udp.original.src, udp.original.dst, udp.packets_orig, udp.packets_reply) == (
+        A, B, 5, 5,
+    )  # fmt: skip
+    assert [k for k in flows if k[0] == "tcp" and k[2] == 8080]
