@@ -18,8 +18,10 @@ import click
 import orjson
 
 from topomap import __version__, export, graph, snapshot_io, summary, views
+from topomap.diff import commands as diff_commands
 from topomap.errors import InputError, TopomapError
 from topomap.policy import commands as policy_commands
+from topomap.store import commands as store_commands
 
 _state = {"verbose": False}
 
@@ -180,6 +182,8 @@ def demo_command(directory: str | None, view: str) -> None:
 
 
 cli.add_command(policy_commands.policy)
+diff_commands.register(cli)
+store_commands.register(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
