@@ -72,6 +72,8 @@ class Stats:
     """Latest last sighting."""
     connections: int = 0
     """Connections summed over the merged edges."""
+    observed_by: set[str] | None = None
+    """Who observed it (``collector@host``), when asked for (the store attributes sightings)."""
 
 
 @dataclass(slots=True)
@@ -163,7 +165,7 @@ def _label(node_id: str, kind: str, attrs: dict[str, Any]) -> str:
     return str(attrs.get("label") or node_id.partition(":")[2])
 
 
-def normalize(graph: nx.MultiDiGraph, view: str | None = None) -> Side:
+def normalize(graph: nx.MultiDiGraph, view: str | None = None, *, observers: bool = False) -> Side:
     """The normalised nodes and edges of ``graph``, at ``view``.
 
     Parameters
@@ -182,17 +184,20 @@ def normalize(graph: nx.MultiDiGraph, view: str | None = None) -> Side:
         Nodes by normalised id; edges keyed ``(source, target, protocol, port)`` with the
         earliest first and latest last sighting and the summed connections of what merged. An
         edge of a coarser graph with several ports becomes one edge per port, each with the
-        connections of the whole edge (the graph does not say how they split).
+        connections of the whole edge (the graph does not say how they split). With
+        ``observers``, each edge also collects its ``observed_by``.
     """
     own = str(graph.graph.get("view") or "process")
     if view is None or view == own:
-        return _normalize(graph, graph, own, None)
+        return _normalize(graph, graph, own, None, observers)
     if own != "process":
         raise ValueError(f"a {own}-view graph cannot be seen at the {view} view")
-    return _normalize(views.project(graph, view), graph, view, views.group_of)
+    return _normalize(views.project(graph, view), graph, view, views.group_of, observers)
 
 
-def _normalize(shown: nx.MultiDiGraph, fine: nx.MultiDiGraph, view: str, group: Any) -> Side:
+def _normalize(
+    shown: nx.MultiDiGraph, fine: nx.MultiDiGraph, view: str, group: Any, observers: bool
+) -> Side:
     """Nodes from ``shown`` (the graph at ``view``), edges from ``fine`` mapped by ``group``."""
     norm = Normalizer(shown)
     side = Side(view=view)
@@ -226,8 +231,15 @@ def _normalize(shown: nx.MultiDiGraph, fine: nx.MultiDiGraph, view: str, group: 
             key = (nu, nv, protocol, port)
             stats = edges.get(key)
             if stats is None:
-                edges[key] = Stats(attrs["first_seen"], attrs["last_seen"], attrs["connections"])
+                stats = edges[key] = Stats(
+                    attrs["first_seen"], attrs["last_seen"], attrs["connections"]
+                )
+                if observers:
+                    stats.observed_by = set(attrs.get("observed_by") or ())
                 continue
+            if observers:
+                assert stats.observed_by is not None
+                stats.observed_by.update(attrs.get("observed_by") or ())
             if attrs["first_seen"] < stats.first_seen:
                 stats.first_seen = attrs["first_seen"]
             if attrs["last_seen"] > stats.last_seen:

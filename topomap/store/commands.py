@@ -79,13 +79,10 @@ def ingest_command(files: tuple[str, ...], store_path: str | None) -> None:
     inventories: list[model.Snapshot] = [
         s.snapshot for s in snapshots if ingest.has_inventory(s.snapshot)
     ]
-    ordered = sorted(snapshots, key=lambda s: not ingest.has_inventory(s.snapshot))
     conn = schema.connect(_path(store_path))
     try:
-        for loaded in ordered:
-            done = ingest.ingest_snapshot(
-                conn, loaded.snapshot, loaded.sha256, origin=loaded.path, context=inventories
-            )
+        items = [ingest.Item(s.snapshot, s.sha256, s.path) for s in snapshots]
+        for done in ingest.ingest_snapshots(conn, items, context=inventories):
             _report(done)
         for origin, digest, report in reports:
             _report(ingest.ingest_report(conn, report, digest, origin=origin))

@@ -2,22 +2,26 @@
 
 A snapshot is stored as what it showed at the ``workload`` view, normalised
 (:mod:`topomap.diff.normalize`): its nodes (``presence``) and its edges (``sightings``, with
-first/last seen and connections), each edge's history-wide first/last seen widened. Everything
-of one snapshot is written in one ``BEGIN IMMEDIATE`` transaction: a killed ingest leaves the
-whole snapshot or none of it. Identity is the snapshot id *and* the sha256 of its bytes: a
-snapshot already stored under either is skipped, so ingesting the same file twice (or two
-processes racing on it) stores it once.
+first/last seen and connections), each edge's history-wide first/last seen widened.
 
-A host snapshot knows addresses, not pods: it is resolved against a cluster inventory (its
-*context*): a snapshot with pods, workloads or services given in the same call (the one
-nearest in time), else the inventory stored in the store nearest before it (else the first
-after it). Snapshots that carry an inventory store it (without connections, compressed,
-deduplicated by content) for later host snapshots. Without any context, pod addresses stay
-unresolved (``external:`` nodes) and the result says so.
+Snapshots are ingested by *collection round*: those given together whose windows overlap (the
+hosts' and the cluster API's snapshots of one collection) are merged into one graph, exactly as
+``topomap graph`` merges them, so a connection seen from both ends or through NAT on two nodes
+resolves once and the same way; each edge is then recorded as sighted by the snapshots whose
+observer saw it (its ``observed_by``), its connections counted once. A round is written in one
+``BEGIN IMMEDIATE`` transaction: a killed ingest leaves each snapshot whole or absent.
 
-A findings report is stored with its window (when it applies) and each finding's fingerprint,
-rule, severity and whole record, so ``topomap history`` can count them and ``topomap diff``
-can compare them.
+Identity is the snapshot id *and* the sha256 of its bytes: a snapshot already stored under
+either is skipped, so the same file ingested twice (or by two racing processes) is stored once.
+
+A round without a cluster inventory (host snapshots only) is resolved against one: a snapshot
+with pods, workloads or services given in the same call (nearest in time), else the inventory
+stored nearest before it (else the first after it). Snapshots with an inventory store it
+(without what they observed on the wire, compressed, deduplicated by content) for later rounds.
+Without any, pod addresses stay unresolved (``external:`` nodes) and the result says so.
+
+A findings report is stored with its window and each finding's fingerprint, rule, severity and
+whole record, so ``topomap history`` can count them and ``topomap diff`` compare them.
 """
 
 from __future__ import annotations
@@ -119,6 +123,33 @@ def _already(conn: sqlite3.Connection, snapshot_id: str, sha256: str) -> str | N
     return f"already stored as snapshot {row[0]} (same id, other bytes: sha256 {row[1][:16]})"
 
 
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A snapshot to ingest, with the digest of its bytes and how to name it."""
+
+    snapshot: model.Snapshot
+    """The snapshot."""
+    sha256: str
+    """Digest of its file's bytes (:func:`snapshot_sha256` for one built in memory)."""
+    origin: str
+    """How to name it in messages (its path)."""
+
+
+def rounds(items: Sequence[Item]) -> list[list[Item]]:
+    """Items grouped into collection rounds: snapshots whose windows overlap, by start time."""
+    groups: list[list[Item]] = []
+    end = None
+    for item in sorted(items, key=lambda i: (i.snapshot.window.start, i.origin)):
+        window = item.snapshot.window
+        if groups and end is not None and window.start <= end:
+            groups[-1].append(item)
+            end = max(end, window.end)
+        else:
+            groups.append([item])
+            end = window.end
+    return groups
+
+
 def ingest_snapshot(
     conn: sqlite3.Connection,
     snapshot: model.Snapshot,
@@ -129,91 +160,187 @@ def ingest_snapshot(
 ) -> Ingested:
     """Store one snapshot (all or nothing); skip it if its id or sha256 is already stored.
 
-    Parameters
-    ----------
-    conn
-        An open store (:func:`topomap.store.schema.connect`).
-    snapshot
-        The snapshot.
-    sha256
-        Digest of its file's bytes (:func:`snapshot_sha256` for one built in memory).
-    origin
-        How to name it in messages (its path); defaults to the snapshot id.
-    context
-        Snapshots with a cluster inventory given together with this one.
+    ``context``: snapshots with a cluster inventory to resolve it against (see the module
+    docstring). Returns what was done.
     """
-    name = origin or snapshot.snapshot_id
-    seen = _already(conn, snapshot.snapshot_id, sha256)
-    if seen:
-        return Ingested(name, False, "snapshot", note=seen)
-    note = ""
-    inventory: model.Snapshot | None = None
-    context_sha: str | None = None
-    resolve_with: list[model.Snapshot] = [snapshot]
-    if has_inventory(snapshot):
-        inventory = inventory_of(snapshot)
-        context_sha = hashlib.sha256(snapshot_io.dumps_snapshot(inventory)).hexdigest()
-    elif snapshot.connections:
-        given = [c for c in context if has_inventory(c) and c is not snapshot]
-        if given:
-            chosen = inventory_of(_nearest(snapshot, given))
-            context_sha = hashlib.sha256(snapshot_io.dumps_snapshot(chosen)).hexdigest()
-            resolve_with.append(chosen)
-        else:
-            stored = _stored_context(conn, epoch(snapshot.window.end))
-            if stored is None:
-                note = "no cluster inventory in the store or the call: pod addresses unresolved"
+    item = Item(snapshot, sha256, origin or snapshot.snapshot_id)
+    return ingest_round(conn, [item], context=context)[0]
+
+
+def ingest_snapshots(
+    conn: sqlite3.Connection, items: Sequence[Item], *, context: Sequence[model.Snapshot] = ()
+) -> list[Ingested]:
+    """Store snapshots round by round (:func:`rounds`): each round in one transaction."""
+    done: list[Ingested] = []
+    for group in rounds(items):
+        done.extend(ingest_round(conn, group, context=context))
+    return done
+
+
+def _context_for(
+    conn: sqlite3.Connection, group: Sequence[Item], context: Sequence[model.Snapshot]
+) -> tuple[list[model.Snapshot], str | None, str]:
+    """The inventory to resolve a round without one against: (snapshots, its sha256, note)."""
+    first = group[0].snapshot
+    given = [c for c in context if has_inventory(c)]
+    if given:
+        chosen = inventory_of(_nearest(first, given))
+        digest = hashlib.sha256(snapshot_io.dumps_snapshot(chosen)).hexdigest()
+        return [chosen], digest, ""
+    stored = _stored_context(conn, epoch(max(i.snapshot.window.end for i in group)))
+    if stored is None:
+        return [], None, "no cluster inventory in the store or the call: pod addresses unresolved"
+    return [stored[1]], stored[0], ""
+
+
+def ingest_round(
+    conn: sqlite3.Connection, group: Sequence[Item], *, context: Sequence[model.Snapshot] = ()
+) -> list[Ingested]:
+    """Store the snapshots of one collection round together, in one transaction.
+
+    The round's snapshots are merged into one graph (so a connection seen from both ends, or
+    through NAT on two nodes, resolves as it does in ``topomap graph``), and each edge is
+    recorded as sighted by the snapshots whose observer saw it. Snapshots already stored are
+    skipped; if another process stores one of them meanwhile, the round is redone without it.
+    """
+    pending = list(group)
+    done: list[Ingested] = []
+    while pending:
+        fresh = []
+        for item in pending:
+            seen = _already(conn, item.snapshot.snapshot_id, item.sha256)
+            if seen:
+                done.append(Ingested(item.origin, False, "snapshot", note=seen))
             else:
-                context_sha = stored[0]
-                resolve_with.append(stored[1])
-    side = normalize.normalize(graph.build_graph(resolve_with), STORE_VIEW)
-    body = zlib.compress(snapshot_io.dumps_snapshot(inventory)) if inventory else None
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        seen = _already(conn, snapshot.snapshot_id, sha256)  # another process was quicker
-        if seen:
+                fresh.append(item)
+        if not fresh:
+            break
+        snaps = [i.snapshot for i in fresh]
+        extra: list[model.Snapshot] = []
+        context_sha, note = None, ""
+        if not any(has_inventory(s) for s in snaps):
+            if any(s.connections for s in snaps):
+                extra, context_sha, note = _context_for(conn, fresh, context)
+        side = normalize.normalize(graph.build_graph([*snaps, *extra]), STORE_VIEW, observers=True)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if any(_already(conn, i.snapshot.snapshot_id, i.sha256) for i in fresh):
+                conn.execute("ROLLBACK")  # another process was quicker: redo without them
+                continue
+            counts = _write(conn, fresh, side, context_sha)
+            conn.execute("COMMIT")
+        except BaseException:
             conn.execute("ROLLBACK")
-            return Ingested(name, False, "snapshot", note=seen)
-        _write(conn, snapshot, sha256, side, context_sha, body)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return Ingested(name, True, "snapshot", rows=len(side.edges), note=note)
+            raise
+        done.extend(
+            Ingested(i.origin, True, "snapshot", rows=counts[i.snapshot.snapshot_id], note=note)
+            for i in fresh
+        )
+        break
+    order = {item.origin: n for n, item in enumerate(group)}
+    return sorted(done, key=lambda d: order.get(d.origin, 0))
 
 
 def _write(
     conn: sqlite3.Connection,
-    snapshot: model.Snapshot,
-    sha256: str,
+    items: Sequence[Item],
     side: normalize.Side,
     context_sha: str | None,
-    body: bytes | None,
-) -> None:
-    start, end = epoch(snapshot.window.start), epoch(snapshot.window.end)
-    if body is not None and context_sha is not None:
-        conn.execute(
-            "INSERT OR IGNORE INTO contexts(sha256, window_start, window_end, body) "
-            "VALUES (?, ?, ?, ?)",
-            (context_sha, start, end, body),
+) -> dict[str, int]:
+    """Insert one round; return the number of edges sighted by each snapshot id."""
+    rows: dict[str, int] = {}
+    for item in items:
+        snap = item.snapshot
+        start, end = epoch(snap.window.start), epoch(snap.window.end)
+        own_context = context_sha
+        if has_inventory(snap):
+            body = snapshot_io.dumps_snapshot(inventory_of(snap))
+            own_context = hashlib.sha256(body).hexdigest()
+            conn.execute(
+                "INSERT OR IGNORE INTO contexts(sha256, window_start, window_end, body) "
+                "VALUES (?, ?, ?, ?)",
+                (own_context, start, end, zlib.compress(body)),
+            )
+        cur = conn.execute(
+            "INSERT INTO snapshots(snapshot_id, sha256, observer, source, window_start, "
+            "window_end, ingested_at, connections, edges, context) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                snap.snapshot_id,
+                item.sha256,
+                snap.observer,
+                snap.source,
+                start,
+                end,
+                int(time.time()),
+                len(snap.connections),
+                0,
+                own_context,
+            ),
         )
-    cur = conn.execute(
-        "INSERT INTO snapshots(snapshot_id, sha256, observer, source, window_start, window_end, "
-        "ingested_at, connections, edges, context) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            snapshot.snapshot_id,
-            sha256,
-            snapshot.observer,
-            snapshot.source,
-            start,
-            end,
-            int(time.time()),
-            len(snapshot.connections),
-            len(side.edges),
-            context_sha,
-        ),
+        rows[snap.snapshot_id] = 0
+        rows[f"#{snap.snapshot_id}"] = int(cur.lastrowid or 0)
+    ids = _node_ids(conn, side)
+    snapshot_rows = [rows[f"#{i.snapshot.snapshot_id}"] for i in items]
+    conn.executemany(
+        "INSERT INTO presence(snapshot, node) VALUES (?, ?)",
+        [(row, ids[n]) for row in snapshot_rows for n in side.nodes],
     )
-    row = cur.lastrowid
+    by_observer: dict[str, list[Item]] = {}
+    for item in items:
+        by_observer.setdefault(item.snapshot.observer, []).append(item)
+    times: dict[str, int] = {}
+
+    def at(text: str) -> int:
+        found = times.get(text)
+        if found is None:
+            found = times[text] = epoch(text)
+        return found
+
+    edge_rows = []
+    sightings = []
+    for (u, v, protocol, port), stats in side.edges.items():
+        first, last = at(stats.first_seen), at(stats.last_seen)
+        edge_rows.append((ids[u], ids[v], protocol, NO_PORT if port is None else port, first, last))
+        hosts = sorted({o.rpartition("@")[2] for o in stats.observed_by or ()})
+        seers = [i for h in hosts for i in by_observer.get(h, ())] or [items[0]]
+        for n, item in enumerate(seers):  # connections counted once, on the first seer
+            sightings.append(
+                (
+                    rows[f"#{item.snapshot.snapshot_id}"],
+                    ids[u],
+                    ids[v],
+                    protocol,
+                    NO_PORT if port is None else port,
+                    first,
+                    last,
+                    stats.connections if n == 0 else 0,
+                )
+            )
+            rows[item.snapshot.snapshot_id] += 1
+    conn.executemany(
+        "INSERT INTO edges(src, dst, protocol, port, first_seen, last_seen) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(src, dst, protocol, port) DO UPDATE SET "
+        "first_seen = min(edges.first_seen, excluded.first_seen), "
+        "last_seen = max(edges.last_seen, excluded.last_seen)",
+        edge_rows,
+    )
+    conn.execute(
+        "INSERT INTO sightings(snapshot, edge, first_seen, last_seen, connections) "
+        "SELECT j.value ->> 0, e.id, j.value ->> 5, j.value ->> 6, j.value ->> 7 "
+        "FROM json_each(?) j JOIN edges e ON e.src = j.value ->> 1 AND e.dst = j.value ->> 2 "
+        "AND e.protocol = j.value ->> 3 AND e.port = j.value ->> 4",
+        (orjson.dumps(sightings).decode(),),
+    )
+    conn.executemany(
+        "UPDATE snapshots SET edges = ? WHERE id = ?",
+        [(rows[i.snapshot.snapshot_id], rows[f"#{i.snapshot.snapshot_id}"]) for i in items],
+    )
+    return {i.snapshot.snapshot_id: rows[i.snapshot.snapshot_id] for i in items}
+
+
+def _node_ids(conn: sqlite3.Connection, side: normalize.Side) -> dict[str, int]:
+    """Upsert the side's nodes (and any edge end without one); their row ids by node id."""
     conn.executemany(
         "INSERT INTO nodes(node, kind, label, namespace, ip, names, zone) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(node) DO UPDATE SET "
@@ -225,62 +352,17 @@ def _write(
             for n in side.nodes.values()
         ],
     )
-    wanted = sorted(side.nodes.keys() | {e[0] for e in side.edges} | {e[1] for e in side.edges})
-    ids = dict(
+    ends = {e[0] for e in side.edges} | {e[1] for e in side.edges}
+    conn.executemany(  # an edge end the view has no node for: kept with what its id says
+        "INSERT OR IGNORE INTO nodes(node, kind, label) VALUES (?, ?, ?)",
+        [(n, n.partition(":")[0], n.partition(":")[2]) for n in sorted(ends - side.nodes.keys())],
+    )
+    wanted = sorted(side.nodes.keys() | ends)
+    return dict(
         conn.execute(
             "SELECT n.node, n.id FROM json_each(?) j JOIN nodes n ON n.node = j.value",
             (orjson.dumps(wanted).decode(),),
         ).fetchall()
-    )
-    missing = [n for n in wanted if n not in ids]
-    if missing:  # an edge end the view has no node for (kept, with what its id says)
-        conn.executemany(
-            "INSERT OR IGNORE INTO nodes(node, kind, label) VALUES (?, ?, ?)",
-            [(n, n.partition(":")[0], n.partition(":")[2]) for n in missing],
-        )
-        ids.update(
-            conn.execute(
-                "SELECT n.node, n.id FROM json_each(?) j JOIN nodes n ON n.node = j.value",
-                (orjson.dumps(missing).decode(),),
-            ).fetchall()
-        )
-    conn.executemany(
-        "INSERT INTO presence(snapshot, node) VALUES (?, ?)",
-        [(row, ids[n]) for n in side.nodes],
-    )
-    times: dict[str, int] = {}
-
-    def at(text: str) -> int:
-        found = times.get(text)
-        if found is None:
-            found = times[text] = epoch(text)
-        return found
-
-    rows = [
-        (
-            ids[u],
-            ids[v],
-            protocol,
-            NO_PORT if port is None else port,
-            at(stats.first_seen),
-            at(stats.last_seen),
-            stats.connections,
-        )
-        for (u, v, protocol, port), stats in side.edges.items()
-    ]
-    conn.executemany(
-        "INSERT INTO edges(src, dst, protocol, port, first_seen, last_seen) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(src, dst, protocol, port) DO UPDATE SET "
-        "first_seen = min(edges.first_seen, excluded.first_seen), "
-        "last_seen = max(edges.last_seen, excluded.last_seen)",
-        [r[:6] for r in rows],
-    )
-    conn.execute(
-        "INSERT INTO sightings(snapshot, edge, first_seen, last_seen, connections) "
-        "SELECT ?, e.id, j.value ->> 4, j.value ->> 5, j.value ->> 6 FROM json_each(?) j "
-        "JOIN edges e ON e.src = j.value ->> 0 AND e.dst = j.value ->> 1 "
-        "AND e.protocol = j.value ->> 2 AND e.port = j.value ->> 3",
-        (row, orjson.dumps(rows).decode()),
     )
 
 
