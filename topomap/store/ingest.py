@@ -33,7 +33,7 @@ import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 
@@ -45,6 +45,7 @@ from topomap.errors import InputError
 STORE_VIEW = "workload"
 #: ``edges.port`` for edges without a port (ICMP).
 NO_PORT = -1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,21 +95,40 @@ def _nearest(snapshot: model.Snapshot, candidates: Sequence[model.Snapshot]) -> 
     return min(candidates, key=lambda c: c.window.start)
 
 
+#: Decoded inventories by sha256 (a few: host snapshots of one period share one).
+_CONTEXTS: dict[str, model.Snapshot] = {}
+
+
 def _stored_context(conn: sqlite3.Connection, when: int) -> tuple[str, model.Snapshot] | None:
-    row = (
-        conn.execute(
-            "SELECT sha256, body FROM contexts WHERE window_start <= ? "
-            "ORDER BY window_start DESC LIMIT 1",
-            (when,),
-        ).fetchone()
-        or conn.execute(
-            "SELECT sha256, body FROM contexts ORDER BY window_start LIMIT 1"
-        ).fetchone()
-    )
+    row = conn.execute(
+        "SELECT sha256 FROM contexts WHERE window_start <= ? ORDER BY window_start DESC LIMIT 1",
+        (when,),
+    ).fetchone() or conn.execute(
+        "SELECT sha256 FROM contexts ORDER BY window_start LIMIT 1"
+    ).fetchone()
     if row is None:
         return None
-    document = orjson.loads(zlib.decompress(row[1]))
-    return row[0], snapshot_io.snapshot_from_document(document, origin=f"store context {row[0]}")
+    found = _CONTEXTS.get(row[0])
+    if found is None:
+        (body,) = conn.execute("SELECT body FROM contexts WHERE sha256 = ?", row).fetchone()
+        document = orjson.loads(zlib.decompress(body))
+        found = snapshot_io.snapshot_from_document(document, origin=f"store context {row[0]}")
+        if len(_CONTEXTS) >= 4:
+            _CONTEXTS.pop(next(iter(_CONTEXTS)))
+        _CONTEXTS[row[0]] = found
+    return row[0], found
+
+
+def inventory_digest(inventory: model.Snapshot) -> str:
+    """Content digest of an inventory: the same pods, services... give the same digest,
+    whichever snapshot (id, window, collectors) carried them."""
+    bare = dataclasses.replace(
+        inventory,
+        snapshot_id="inventory",
+        window=model.Window(start=_EPOCH, end=_EPOCH),
+        collectors=(),
+    )
+    return hashlib.sha256(snapshot_io.dumps_snapshot(bare)).hexdigest()
 
 
 def _already(conn: sqlite3.Connection, snapshot_id: str, sha256: str) -> str | None:
@@ -185,8 +205,7 @@ def _context_for(
     given = [c for c in context if has_inventory(c)]
     if given:
         chosen = inventory_of(_nearest(first, given))
-        digest = hashlib.sha256(snapshot_io.dumps_snapshot(chosen)).hexdigest()
-        return [chosen], digest, ""
+        return [chosen], inventory_digest(chosen), ""
     stored = _stored_context(conn, epoch(max(i.snapshot.window.end for i in group)))
     if stored is None:
         return [], None, "no cluster inventory in the store or the call: pod addresses unresolved"
@@ -254,13 +273,22 @@ def _write(
         start, end = epoch(snap.window.start), epoch(snap.window.end)
         own_context = context_sha
         if has_inventory(snap):
-            body = snapshot_io.dumps_snapshot(inventory_of(snap))
-            own_context = hashlib.sha256(body).hexdigest()
-            conn.execute(
-                "INSERT OR IGNORE INTO contexts(sha256, window_start, window_end, body) "
-                "VALUES (?, ?, ?, ?)",
-                (own_context, start, end, zlib.compress(body)),
-            )
+            inventory = inventory_of(snap)
+            own_context = inventory_digest(inventory)
+            known = conn.execute("SELECT 1 FROM contexts WHERE sha256 = ?", (own_context,))
+            if known.fetchone() is None:
+                body = zlib.compress(snapshot_io.dumps_snapshot(inventory))
+                conn.execute(
+                    "INSERT INTO contexts(sha256, window_start, window_end, body) "
+                    "VALUES (?, ?, ?, ?)",
+                    (own_context, start, end, body),
+                )
+            else:  # the same inventory seen again: it is the current one from now on
+                conn.execute(
+                    "UPDATE contexts SET window_start = max(window_start, ?), "
+                    "window_end = max(window_end, ?) WHERE sha256 = ?",
+                    (start, end, own_context),
+                )
         cur = conn.execute(
             "INSERT INTO snapshots(snapshot_id, sha256, observer, source, window_start, "
             "window_end, ingested_at, connections, edges, context) "
