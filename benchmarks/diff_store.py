@@ -47,7 +47,8 @@ import networkx as nx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.measure import in_child, mb, measure, yes  # noqa: E402
+from measure import in_child, mb, measure, yes  # noqa: E402
+
 from topomap import __version__, export, graph, model, views  # noqa: E402
 from topomap.diff import compare, normalize, render  # noqa: E402
 from topomap.store import history, ingest, query, schema  # noqa: E402
