@@ -25,6 +25,7 @@ from typing import Literal
 
 from topomap import findings as findings_mod
 from topomap.diff.normalize import EdgeKey, Node, Side, Stats
+from topomap.gcpause import paused_gc
 
 FailOn = Literal["edges", "external", "findings"]
 FAIL_ON: tuple[FailOn, ...] = ("edges", "external", "findings")
@@ -233,11 +234,15 @@ def _rekey(
                 id=peer, kind="external", label=name or node.label, zone=node.zone,
                 ip=node.ip, names=(name,) if name else (),
             )  # fmt: skip
-    if not alias:
+    renamed = {k: v for k, v in alias.items() if k != v}
+    if not renamed:
         return nodes, side.edges, peers
-    edges: dict[EdgeKey, Stats] = {}
-    for (u, v, protocol, port), stats in side.edges.items():
-        key = (alias.get(u, u), alias.get(v, v), protocol, port)
+    edges = dict(side.edges)
+    moved = [key for key in edges if key[0] in renamed or key[1] in renamed]
+    for key in moved:
+        stats = edges.pop(key)
+        u, v, protocol, port = key
+        key = (renamed.get(u, u), renamed.get(v, v), protocol, port)
         found = edges.get(key)
         if found is None:
             edges[key] = Stats(stats.first_seen, stats.last_seen, stats.connections)
@@ -292,26 +297,35 @@ def _sorted(services: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(services, key=_service_key))
 
 
+def _talkers(
+    peer_ids: set[str], pairs: dict[tuple[str, str], _Pair]
+) -> dict[str, list[tuple[str, _Pair]]]:
+    """For each peer: the other end and the pair of every edge it is on (one pass)."""
+    found: dict[str, list[tuple[str, _Pair]]] = {p: [] for p in peer_ids}
+    for (u, v), pair in pairs.items():
+        if u in found:
+            found[u].append((v, pair))
+        if v in found and v != u:
+            found[v].append((u, pair))
+    return found
+
+
 def _peer(
     peer_id: str,
     nodes: dict[str, Node],
     peers: _Peers,
-    pairs: dict[tuple[str, str], _Pair],
+    talkers: dict[str, list[tuple[str, _Pair]]],
 ) -> Peer:
-    talkers: set[str] = set()
     services: set[str] = set()
-    for (u, v), pair in pairs.items():
-        if peer_id in (u, v):
-            other = v if u == peer_id else u
-            talkers.add(_ref(nodes, other).label)
-            services |= pair.services
+    for _, pair in talkers[peer_id]:
+        services |= pair.services
     node = nodes[peer_id]
     return Peer(
         id=peer_id,
         name=node.names[0] if node.names else None,
         addresses=tuple(sorted(peers.addresses.get(peer_id, ()))),
         zone=peers.zone.get(peer_id),
-        talkers=tuple(sorted(talkers)),
+        talkers=tuple(sorted({_ref(nodes, other).label for other, _ in talkers[peer_id]})),
         services=_sorted(services),
     )
 
@@ -359,6 +373,16 @@ def compare(
     """
     if baseline.view != current.view:
         raise ValueError(f"cannot compare a {baseline.view} view with a {current.view} view")
+    with paused_gc():  # many small objects, no cycles: see topomap.gcpause
+        return _compare(baseline, current, baseline_findings, current_findings)
+
+
+def _compare(
+    baseline: Side,
+    current: Side,
+    baseline_findings: Sequence[findings_mod.Finding] | None,
+    current_findings: Sequence[findings_mod.Finding] | None,
+) -> Diff:
     named = _names_by_ip((baseline, current))
     b_nodes, b_edges, b_peers = _rekey(baseline, named)
     c_nodes, c_edges, c_peers = _rekey(current, named)
@@ -412,11 +436,18 @@ def compare(
                 )
             )
     b_ext, c_ext = externals(b_nodes, b_pairs), externals(c_nodes, c_pairs)
+    moved = {
+        p
+        for p in b_ext & c_ext
+        if c_peers.addresses.get(p, set()) - b_peers.addresses.get(p, set())
+    }
+    b_talk = _talkers(b_ext - c_ext, b_pairs)
+    c_talk = _talkers((c_ext - b_ext) | moved, c_pairs)
     readdressed = []
-    for peer_id in sorted(b_ext & c_ext):
+    for peer_id in sorted(moved):
         new = c_peers.addresses.get(peer_id, set()) - b_peers.addresses.get(peer_id, set())
         if new:
-            peer = _peer(peer_id, c_nodes, c_peers, c_pairs)
+            peer = _peer(peer_id, c_nodes, c_peers, c_talk)
             readdressed.append(dataclasses.replace(peer, new_addresses=tuple(sorted(new))))
     compared = baseline_findings is not None and current_findings is not None
     return Diff(
@@ -426,8 +457,8 @@ def compare(
         edges_added=tuple(sorted(added, key=_edge_sort)),
         edges_removed=tuple(sorted(removed, key=_edge_sort)),
         edges_changed=tuple(sorted(changed, key=_edge_sort)),
-        peers_added=tuple(_peer(p, c_nodes, c_peers, c_pairs) for p in sorted(c_ext - b_ext)),
-        peers_removed=tuple(_peer(p, b_nodes, b_peers, b_pairs) for p in sorted(b_ext - c_ext)),
+        peers_added=tuple(_peer(p, c_nodes, c_peers, c_talk) for p in sorted(c_ext - b_ext)),
+        peers_removed=tuple(_peer(p, b_nodes, b_peers, b_talk) for p in sorted(b_ext - c_ext)),
         peers_readdressed=tuple(readdressed),
         findings_compared=compared,
         findings=(

@@ -25,6 +25,7 @@ Pure: graph in, :class:`Side` out.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,12 +117,12 @@ def strip_generated(name: str) -> str:
 class Normalizer:
     """Maps node ids of one graph to normalised ids (memoised: parents are looked up often)."""
 
-    def __init__(self, graph: nx.MultiDiGraph) -> None:
-        self.graph = graph
+    def __init__(self, nodes: Mapping[str, dict[str, Any]]) -> None:
+        self.nodes = nodes
         self.memo: dict[str, str] = {}
 
     def attrs(self, node: str) -> dict[str, Any]:
-        return self.graph.nodes[node] if node in self.graph else {}
+        return self.nodes[node] if node in self.nodes else {}
 
     def __call__(self, node: str) -> str:
         found = self.memo.get(node)
@@ -195,13 +196,43 @@ def normalize(graph: nx.MultiDiGraph, view: str | None = None, *, observers: boo
     return _normalize(views.project(graph, view), graph, view, views.group_of, observers)
 
 
+def normalize_content(content: Mapping[str, Any]) -> Side:
+    """The normalised nodes and edges of graph JSON content (``nodes``/``edges`` lists), at the
+    graph's own view, without building a networkx graph (large graph JSON files, in ``topomap
+    diff``). Same result as ``normalize(graph_from_document(...))``."""
+    nodes = {node["id"]: node for node in content["nodes"]}
+    view = str((content.get("graph") or {}).get("view") or "process")
+    edges = ((e["source"], e["target"], e) for e in content["edges"])
+    return _collect(Side(view=view), Normalizer(nodes), nodes.items(), edges, None, False)
+
+
 def _normalize(
     shown: nx.MultiDiGraph, fine: nx.MultiDiGraph, view: str, group: Any, observers: bool
 ) -> Side:
     """Nodes from ``shown`` (the graph at ``view``), edges from ``fine`` mapped by ``group``."""
-    norm = Normalizer(shown)
-    side = Side(view=view)
-    for node, attrs in shown.nodes(data=True):
+    norm = Normalizer(shown.nodes)
+    mapped: dict[str, str] | None = None
+    if group is not None:
+        mapped = {node: norm(group(node, attrs, view)) for node, attrs in fine.nodes(data=True)}
+    return _collect(
+        Side(view=view),
+        norm,
+        shown.nodes(data=True),
+        fine.edges(data=True),
+        mapped,
+        observers,
+    )
+
+
+def _collect(
+    side: Side,
+    norm: Normalizer,
+    nodes: Iterable[tuple[str, dict[str, Any]]],
+    edge_items: Iterable[tuple[str, str, dict[str, Any]]],
+    mapped: dict[str, str] | None,
+    observers: bool,
+) -> Side:
+    for node, attrs in nodes:
         new = norm(node)
         if new in side.nodes:
             continue
@@ -215,13 +246,9 @@ def _normalize(
             names=tuple(attrs.get("dns_names") or ()) if kind == "external" else (),
             zone=attrs.get("zone") if kind == "external" else None,
         )
-    mapped: dict[str, str] = {}
-    if group is not None:
-        for node, attrs in fine.nodes(data=True):
-            mapped[node] = norm(group(node, attrs, view))
     edges = side.edges
-    for u, v, attrs in fine.edges(data=True):
-        if group is None:
+    for u, v, attrs in edge_items:
+        if mapped is None:
             nu, nv = norm(u), norm(v)
         else:
             nu, nv = mapped[u], mapped[v]

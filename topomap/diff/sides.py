@@ -31,6 +31,7 @@ from topomap.diff import normalize
 from topomap.diff.compare import Approval, SideInfo
 from topomap.errors import InputError
 from topomap.files import snapshot_files
+from topomap.gcpause import paused_gc
 from topomap.store import ingest, query, schema
 
 STORE_PREFIX = "store:"
@@ -107,6 +108,11 @@ def load_side(spec: str, *, view: str, findings_path: str | None = None) -> Load
     InputError
         Unreadable or invalid input, a digest mismatch, or a view the input cannot give.
     """
+    with paused_gc():  # millions of small objects and no cycles: see topomap.gcpause
+        return _load_side(spec, view, findings_path)
+
+
+def _load_side(spec: str, view: str, findings_path: str | None) -> LoadedSide:
     found = _findings_file(findings_path)
     if spec.startswith(STORE_PREFIX):
         return _store_side(spec, view, found, findings_path)
@@ -139,14 +145,22 @@ def load_side(spec: str, *, view: str, findings_path: str | None = None) -> Load
                 "or --current-findings"
             )
         if isinstance(block, dict):
-            g = export.graph_from_document(document, origin=spec)
+            content = export.verified_content(document, origin=spec)
+            meta = content.get("graph") or {}
+            own = meta.get("view")
             info = SideInfo(
                 source=spec,
                 kind="graph",
-                window=_window(g),
+                window={
+                    "start": (meta.get("window") or {}).get("start"),
+                    "end": (meta.get("window") or {}).get("end"),
+                },
                 graph_sha256=block.get("content_sha256"),
                 findings=findings_path,
             )
+            if own == view:
+                return LoadedSide(normalize.normalize_content(content), info, found)
+            g = nx.node_link_graph(content, directed=True, multigraph=True, edges="edges")
             return LoadedSide(_at_view(g, view, spec), info, found)
         snapshots = [snapshot_io.snapshot_from_document(document, origin=spec)]
     else:

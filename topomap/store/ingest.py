@@ -102,7 +102,8 @@ _CONTEXTS: dict[str, model.Snapshot] = {}
 def _stored_context(conn: sqlite3.Connection, when: int) -> tuple[str, model.Snapshot] | None:
     row = (
         conn.execute(
-            "SELECT sha256 FROM contexts WHERE window_start <= ? ORDER BY window_start DESC LIMIT 1",
+            "SELECT sha256 FROM contexts WHERE window_start <= ? "
+            "ORDER BY window_start DESC LIMIT 1",
             (when,),
         ).fetchone()
         or conn.execute("SELECT sha256 FROM contexts ORDER BY window_start LIMIT 1").fetchone()
