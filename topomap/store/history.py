@@ -59,8 +59,8 @@ def history(conn: sqlite3.Connection, start: int, end: int, size: int) -> list[B
     edge_sets: dict[int, set[int]] = {}
     ends: dict[int, tuple[int, int]] = {}
     rows = conn.execute(
-        "SELECT DISTINCT s.first_seen / :size, s.last_seen / :size, s.edge FROM sightings s "
-        "JOIN snapshots n ON n.id = s.snapshot "
+        "SELECT DISTINCT s.first_seen / :size, s.last_seen / :size, s.edge FROM snapshots n "
+        "CROSS JOIN sightings s ON s.snapshot = n.id "
         "WHERE n.window_start < :end AND n.window_end >= :start "
         "AND s.last_seen >= :start AND s.first_seen < :end",
         window,
@@ -74,7 +74,7 @@ def history(conn: sqlite3.Connection, start: int, end: int, size: int) -> list[B
             edge: (src, dst)
             for edge, src, dst in conn.execute(
                 "SELECT id, src, dst FROM edges WHERE id IN (SELECT DISTINCT s.edge "
-                "FROM sightings s JOIN snapshots n ON n.id = s.snapshot "
+                "FROM snapshots n CROSS JOIN sightings s ON s.snapshot = n.id "
                 "WHERE n.window_start < :end AND n.window_end >= :start)",
                 window,
             )

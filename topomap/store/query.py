@@ -61,6 +61,9 @@ class WindowEdge:
 
 
 _WINDOW_SNAPSHOTS = "n.window_start < :end AND n.window_end >= :start"
+# Queries over a window start from the snapshots in it (index on window_start) and reach
+# their sightings by primary key: ``CROSS JOIN`` fixes that order in SQLite, whose planner
+# would otherwise walk every sighting through the (edge, first_seen) index for the GROUP BY.
 
 
 def window_edges(conn: sqlite3.Connection, start: int | None, end: int | None) -> list[WindowEdge]:
@@ -69,8 +72,8 @@ def window_edges(conn: sqlite3.Connection, start: int | None, end: int | None) -
     rows = conn.execute(
         "SELECT a.node, b.node, e.protocol, e.port, w.first, w.last, w.connections, w.seen "
         "FROM (SELECT s.edge AS edge, min(s.first_seen) AS first, max(s.last_seen) AS last, "
-        "sum(s.connections) AS connections, count(*) AS seen FROM sightings s "
-        f"JOIN snapshots n ON n.id = s.snapshot WHERE {_WINDOW_SNAPSHOTS} "
+        "sum(s.connections) AS connections, count(*) AS seen FROM snapshots n "
+        f"CROSS JOIN sightings s ON s.snapshot = n.id WHERE {_WINDOW_SNAPSHOTS} "
         "AND s.last_seen >= :start AND s.first_seen < :end GROUP BY s.edge) w "
         "JOIN edges e ON e.id = w.edge JOIN nodes a ON a.id = e.src JOIN nodes b ON b.id = e.dst",
         {"start": lo, "end": hi},
@@ -101,7 +104,7 @@ def window_graph(conn: sqlite3.Connection, start: int | None, end: int | None) -
     lo, hi = _bounds(start, end)
     edges = window_edges(conn, start, end)
     present = conn.execute(
-        "SELECT DISTINCT p.node FROM presence p JOIN snapshots n ON n.id = p.snapshot "
+        "SELECT DISTINCT p.node FROM snapshots n CROSS JOIN presence p ON p.snapshot = n.id "
         f"WHERE {_WINDOW_SNAPSHOTS}",
         {"start": lo, "end": hi},
     ).fetchall()
