@@ -436,7 +436,11 @@ def store_part(days: int, repeat: int, workdir: Path, keep: str | None) -> list[
     path = keep or str(workdir / "history.sqlite3")
     if keep and Path(keep).exists():  # filled by an earlier run: measure the queries only
         conn = schema.connect(keep, create=False)
-        filled = {"seconds": float("nan"), "info": query.info(conn), "bytes": os.path.getsize(keep)}
+        filled: dict[str, Any] = {
+            "seconds": float("nan"),
+            "info": query.info(conn),
+            "bytes": os.path.getsize(keep),
+        }
         conn.close()
     else:
         filled = in_child(fill_store, path, days)
