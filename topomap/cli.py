@@ -33,9 +33,11 @@ from topomap import (
 from topomap.analysis import commands as analysis_commands
 from topomap.analysis import render
 from topomap.analysis.policy_file import policy_schema
+from topomap.diff import commands as diff_commands
 from topomap.errors import InputError, TopomapError
 from topomap.findings import dumps_report
 from topomap.policy import commands as policy_commands
+from topomap.store import commands as store_commands
 from topomap.web import commands as web_commands
 
 _state = {"verbose": False}
@@ -249,6 +251,8 @@ cli.add_command(analysis_commands.analyze_command)
 cli.add_command(analysis_commands.init_policy_command)
 policy_commands.policy.add_command(analysis_commands.advise_command)
 cli.add_command(web_commands.serve)
+diff_commands.register(cli)
+store_commands.register(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

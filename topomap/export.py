@@ -91,8 +91,11 @@ def dumps_graph_json(
     return orjson.dumps(graph_document(graph, inputs), option=_PRETTY)
 
 
-def graph_from_document(document: Any, *, origin: str) -> nx.MultiDiGraph:
-    """Check a parsed graph JSON document and rebuild its graph.
+def verified_content(document: Any, *, origin: str) -> dict[str, Any]:
+    """Check a parsed graph JSON document (version, shape, content digest); its content.
+
+    The node-link part (``nodes``, ``edges``, ``graph``...), without the ``topomap`` block,
+    for callers that read it without building a networkx graph (``topomap diff``).
 
     Raises
     ------
@@ -133,6 +136,20 @@ def graph_from_document(document: Any, *, origin: str) -> nx.MultiDiGraph:
             f"{origin}: content digest mismatch (recorded {block.get('content_sha256')}, "
             f"computed {digest}): the file was changed after export"
         )
+    return content
+
+
+def graph_from_document(document: Any, *, origin: str) -> nx.MultiDiGraph:
+    """Check a parsed graph JSON document and rebuild its graph.
+
+    Raises
+    ------
+    InputError
+        Not a topomap graph JSON, malformed nodes/edges, or content digest mismatch.
+    SchemaVersionError
+        Written by a newer topomap.
+    """
+    content = verified_content(document, origin=origin)
     graph: nx.MultiDiGraph = nx.node_link_graph(
         content, directed=True, multigraph=True, edges="edges"
     )
