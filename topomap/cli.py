@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from topomap import (
     __version__,
     collect_cli,
     export,
+    files,
     graph,
     kube_offline,
     model,
@@ -42,8 +43,6 @@ from topomap.web import commands as web_commands
 
 _state = {"verbose": False}
 
-SNAPSHOT_SUFFIXES = (".json", ".json.gz")
-
 
 def _output_option(func: Any) -> Any:
     return click.option(
@@ -56,35 +55,8 @@ def _output_option(func: Any) -> Any:
     )(func)
 
 
-def _emit(data: bytes | str, output: str) -> None:
-    payload = data.encode() if isinstance(data, str) else data
-    if output == "-":
-        sys.stdout.buffer.write(payload)
-        sys.stdout.flush()
-        return
-    try:
-        snapshot_io.write_atomic(output, payload)
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write: {exc.strerror or exc}") from exc
-
-
-def expand_inputs(paths: Iterable[str]) -> list[Path]:
-    """Files as given; directories expanded to their snapshot files, recursively and sorted."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            inside = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.endswith(SNAPSHOT_SUFFIXES)
-            )
-            if not inside:
-                raise InputError(f"{raw}: directory holds no *.json or *.json.gz snapshot")
-            found.extend(inside)
-        elif path.exists():
-            found.append(path)
-        else:
-            raise InputError(f"{raw}: no such file or directory")
-    return found
+_emit = files.emit
+expand_inputs = files.snapshot_files
 
 
 def load_snapshots(paths: Sequence[str]) -> list[snapshot_io.LoadedSnapshot]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from topomap import __version__, export, snapshot_io, views
+from topomap import __version__, export, files, snapshot_io, views
 from topomap.analysis import context as context_module
 from topomap.analysis import render
 from topomap.analysis.advise import advise, dumps_policies
@@ -37,27 +37,20 @@ FORMATS = ("text", "json", "markdown", "sarif")
 
 
 def _expand(paths: tuple[str, ...]) -> list[snapshot_io.LoadedSnapshot]:
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            inside = sorted(
-                p for p in path.rglob("*") if p.is_file() and p.name.endswith((".json", ".json.gz"))
-            )
-            if not inside:
-                raise click.BadParameter(f"{raw}: directory holds no snapshot", param_hint="INPUT")
-            found.extend(inside)
-        else:
-            found.append(path)
-    return [snapshot_io.load_snapshot(p) for p in found]
+    return [snapshot_io.load_snapshot(p) for p in files.snapshot_files(paths)]
 
 
-def _write(data: bytes, output: str) -> None:
-    if output == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-    else:
-        snapshot_io.write_atomic(output, data)
+_write = files.emit
+
+
+def _context(
+    loaded: list[snapshot_io.LoadedSnapshot],
+    policy_path: str | Path | None,
+    manifests: tuple[str, ...],
+) -> context_module.Context:
+    """The analysis context of loaded snapshots, the policy file (if any) and manifests."""
+    policy = load_policy_file(policy_path, known_rules=RULE_IDS) if policy_path else PolicyFile()
+    return context_module.build_context([s.snapshot for s in loaded], policy, manifests=manifests)
 
 
 def run_analysis(
@@ -83,8 +76,7 @@ def _run_analysis(
     manifests: tuple[str, ...],
     today: date,
 ) -> Report:
-    policy = load_policy_file(policy_path, known_rules=RULE_IDS) if policy_path else PolicyFile()
-    ctx = context_module.build_context([s.snapshot for s in loaded], policy, manifests=manifests)
+    ctx = _context(loaded, policy_path, manifests)
     findings = analyze(ctx, today=today)
     window = ctx.graph.graph.get("window") or {}
     workload_graph = views.project(ctx.graph, "workload")
@@ -202,7 +194,5 @@ def advise_command(
 ) -> None:
     """Least-privilege NetworkPolicies (YAML, one per workload) allowing exactly the observed
     traffic inside the boundary and the approved external egress; the rest is denied."""
-    loaded = _expand(inputs)
-    policy = load_policy_file(policy_path, known_rules=RULE_IDS) if policy_path else PolicyFile()
-    ctx = context_module.build_context([s.snapshot for s in loaded], policy, manifests=manifests)
+    ctx = _context(_expand(inputs), policy_path, manifests)
     _write(dumps_policies(advise(ctx)).encode(), output)
