@@ -120,6 +120,30 @@ def test_clicking_a_node_shows_its_details(page: Any, sample_server: Server) -> 
     assert f"IPs\t{', '.join(ips)}" in text
 
 
+def test_a_click_hits_its_node_after_the_notice_moves_the_map(
+    page: Any, sample_server: Server
+) -> None:
+    """The notice above the map appears and goes with the auto-aggregation, moving the
+    canvas; Cytoscape must re-measure it, else a click lands on what was there before."""
+    g = mapdata.shop()
+    u, _, _ = mapdata.planted_edge(g)
+    workload = g.nodes[u]["workload"]
+    open_map(page, sample_server)
+    before = page.locator("#map").bounding_box()
+    page.evaluate(
+        "() => { const n = document.getElementById('notice');"
+        " n.textContent = 'a notice\\nof\\nthree lines'; n.style.whiteSpace = 'pre'; }"
+    )
+    page.wait_for_function(
+        "(top) => document.getElementById('map').getBoundingClientRect().top > top + 30",
+        arg=before["y"],
+    )
+    page.wait_for_timeout(100)  # Cytoscape re-measures its resized container
+    click_node(page, workload)
+    page.locator("#details").get_by_text(f"{workload}", exact=True).wait_for()
+    assert f"id\t{workload}" in page.locator("#details").inner_text()
+
+
 def test_typing_in_search_narrows_the_map(page: Any, sample_server: Server) -> None:
     source = from_graph(mapdata.shop())
     scene = sc.CACHE.get(source, sc.SceneKey("workload"))

@@ -175,7 +175,11 @@ def build(source: MapSource, first: sc.SceneKey) -> html.Div:
                                 elements=elements,
                                 layout={"name": "preset", "fit": True, "padding": 20},
                                 stylesheet=style.stylesheet(edges=len(choice.selection.edges)),
-                                style={"width": "100%", "flex": "1"},
+                                # min-height 0: the map shrinks when the notice shows
+                                # (else it is pushed down, its bottom off screen, and
+                                # Cytoscape, seeing no resize, keeps its old page offset:
+                                # clicks land 1-3 lines above where they were aimed)
+                                style={"width": "100%", "flex": "1", "minHeight": 0},
                                 minZoom=0.02,
                                 maxZoom=4,
                                 boxSelectionEnabled=False,
