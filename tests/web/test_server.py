@@ -159,3 +159,116 @@ def test_the_committed_screenshot_is_small() -> None:
     shot = mapdata.REPO / "docs" / "img" / "map.png"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size < 1_000_000
+
+
+def map_elements(server: Server) -> list[dict[str, object]]:
+    """The elements the page's map opens with, from the served layout."""
+    status, body, _ = get(server.url + "_dash-layout")
+    assert status == 200, body
+    stack: list[object] = [orjson.loads(body)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            props = item.get("props")
+            if isinstance(props, dict) and props.get("id") == "map":
+                elements: list[dict[str, object]] = props["elements"]
+                return elements
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    raise AssertionError("no map in the layout")
+
+
+def test_serve_a_store_window(tmp_path: Path) -> None:
+    from topomap.store import query, schema
+    from topomap.web import scene as sc
+
+    store = tmp_path / "history.sqlite3"
+    ingest = subprocess.run(
+        [sys.executable, "-m", "topomap", "ingest", "--store", str(store)]
+        + [str(mapdata.SAMPLES / name) for name in ("cluster.json", "node-a.json")],
+        cwd=mapdata.REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    conn = schema.connect(store, create=False)
+    try:
+        stored = query.window_graph(conn, None, None)
+    finally:
+        conn.close()
+    window = stored.graph["window"]
+    assert stored.number_of_edges() > 0
+    day = str(window["start"])[:10]
+    for spec in (f"store:{store}", f"store:{store}@{day}.."):
+        for command in (("-m", "topomap", "serve"), ("app.py",)):
+            server = start([spec], command=command)
+            try:
+                assert (
+                    f"map of store {store} ({window['start']} .. {window['end']}; no byte counts)"
+                    in server.banner
+                )
+                elements = map_elements(server)
+                nodes = {
+                    str(e["data"]["id"])  # type: ignore[index]
+                    for e in elements
+                    if "source" not in e["data"] and e["data"].get("kind") != "box"  # type: ignore[operator,union-attr]
+                }
+                edges = {str(e["data"]["id"]) for e in elements if "source" in e["data"]}  # type: ignore[index,operator]
+                assert nodes == set(stored)
+                assert edges == {sc.edge_id(u, v, k) for u, v, k in stored.edges(keys=True)}
+            finally:
+                server.stop()
+    empty = subprocess.run(
+        [sys.executable, "-m", "topomap", "serve", f"store:{store}@2001-01-01..2001-01-02"],
+        cwd=mapdata.REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert empty.returncode == 1
+    assert empty.stderr.strip() == (
+        f"topomap: error: store:{store}@2001-01-01..2001-01-02: "
+        "the store holds no snapshot in this window"
+    )
+
+
+def test_an_approved_baseline_file_is_a_baseline(tmp_path: Path) -> None:
+    approved = tmp_path / "baseline.json"
+    made = subprocess.run(
+        [sys.executable, "-m", "topomap", "baseline", "approve", str(mapdata.SAMPLES)]
+        + ["--by", "Ann Auditor", "--note", "Q4 review", "-o", str(approved)],
+        cwd=mapdata.REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    server = start([str(mapdata.SAMPLES), "--baseline", str(approved)])
+    try:
+        ids = layout_ids(server)
+        assert f"diff overlay against {approved}" in ids
+        assert "'disabled': False" in ids
+    finally:
+        server.stop()
+    document = orjson.loads(approved.read_bytes())
+    document["topomap"]["note"] = "changed"
+    approved.write_bytes(orjson.dumps(document))
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "topomap",
+            "serve",
+            str(mapdata.SAMPLES),
+            "--baseline",
+            str(approved),
+        ],
+        cwd=mapdata.REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"topomap: error: {approved}: ")

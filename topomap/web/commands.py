@@ -59,7 +59,7 @@ def server_options(func: Any) -> Any:
             "baseline_file",
             type=click.Path(dir_okay=False),
             default=None,
-            help="Baseline graph JSON for the diff overlay.",
+            help="Baseline for the diff overlay: graph JSON or an approved baseline file.",
         ),
         click.option(
             "--token-file",
@@ -100,8 +100,11 @@ def serve_map(
     from topomap import cli
     from topomap.web import app, source
 
+    files = [spec for spec in inputs if not source.is_store(spec)]
     loaded = source.load_source(
-        cli.expand_inputs(inputs), findings_file=findings_file, baseline_file=baseline_file
+        [*cli.expand_inputs(files), *(spec for spec in inputs if source.is_store(spec))],
+        findings_file=findings_file,
+        baseline_file=baseline_file,
     )
     dash_app = app.create_app(loaded, view=view, credentials=creds)
     shown = f"[{host}]" if ":" in host else host
@@ -122,8 +125,9 @@ def serve_map(
 @click.argument("inputs", nargs=-1, metavar="INPUT...")
 @server_options
 def serve(inputs: tuple[str, ...], **options: Any) -> None:
-    """Serve the interactive map of INPUT snapshots (files or directories) or of one graph
-    JSON file; without INPUT, the bundled samples/shop.
+    """Serve the interactive map of INPUT snapshots (files or directories), of one graph
+    JSON file, or of one history store window (store:PATH@START..END, as topomap diff takes
+    it); without INPUT, the bundled samples/shop.
 
     Opens on 127.0.0.1:8050. Binding any other address needs a token or basic auth.
     """

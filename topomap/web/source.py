@@ -1,8 +1,11 @@
 """What the map shows: the inputs loaded once, with the digest every cache is keyed by.
 
-Inputs are snapshot files or directories (merged with :func:`topomap.graph.build_graph`) or
-one graph JSON file (its content digest verified by :mod:`topomap.export`); optionally a
-findings report (:mod:`topomap.findings`) and a baseline graph JSON for the diff overlay.
+Inputs are snapshot files or directories (merged with :func:`topomap.graph.build_graph`), one
+graph JSON file (its content digest verified by :mod:`topomap.export`), or one window of the
+history store, written as ``topomap diff`` writes it (``store:PATH@START..END``, read with
+:func:`topomap.store.query.window_graph`, with the findings reports ingested for it);
+optionally a findings report (:mod:`topomap.findings`) and, for the diff overlay, a baseline:
+a graph JSON or an approved baseline file (:mod:`topomap.baseline`, every digest verified).
 The map reads these files once at start and no other file afterwards: no request names a path.
 Pure apart from reading the named files.
 """
@@ -16,8 +19,10 @@ from pathlib import Path
 
 import networkx as nx
 
-from topomap import export, findings, graph, snapshot_io, views
+from topomap import baseline, export, findings, graph, snapshot_io, views
+from topomap.diff import sides
 from topomap.errors import InputError
+from topomap.store import query, schema
 
 #: How fine each view is, to offer only the views a coarse graph JSON can still show.
 _RANK = {"process": 0, "container": 1, "pod": 2, "workload": 3, "service": 3, "namespace": 4}
@@ -74,6 +79,39 @@ def load_graph(files: Sequence[str | Path]) -> tuple[nx.MultiDiGraph, str, str]:
     return built, digest, f"{len(loaded)} snapshots"
 
 
+def is_store(spec: str | Path) -> bool:
+    """Whether an input names a window of the history store (``store:PATH@START..END``)."""
+    return str(spec).startswith(sides.STORE_PREFIX)
+
+
+def load_store(spec: str) -> tuple[nx.MultiDiGraph, str, str, tuple[findings.Finding, ...] | None]:
+    """The store window ``spec`` as a workload-view graph, its digest, a label, and the
+    findings of the reports ingested for the window (``None`` when there are none)."""
+    path, start, end = sides.parse_store_spec(spec)
+    conn = schema.connect(path, create=False)
+    try:
+        g = query.window_graph(conn, start, end)
+        stored = query.window_findings(conn, start, end)
+    finally:
+        conn.close()
+    if g.number_of_nodes() == 0:
+        raise InputError(f"{spec}: the store holds no snapshot in this window")
+    for _, _, attrs in g.edges(data=True):  # what the store does not keep (docs/store.md)
+        attrs.update(packets=0, bytes=0, counted=attrs["connections"], observed_by=[], services=[])
+    window = g.graph["window"]
+    label = f"store {path} ({window['start']} .. {window['end']}; no byte counts)"
+    return g, export.content_digest(export.content_of(g)), label, stored
+
+
+def load_baseline(path: str) -> nx.MultiDiGraph:
+    """The graph of a baseline for the diff overlay: a graph JSON file, or an approved
+    baseline file (``topomap baseline approve``), its digests verified."""
+    document, _ = snapshot_io.read_json(path)
+    if baseline.is_baseline(document):
+        return baseline.baseline_from_document(document, origin=path).graph
+    return export.graph_from_document(document, origin=path)
+
+
 def available_views(g: nx.MultiDiGraph) -> tuple[str, ...]:
     """Views at or coarser than the graph's own view (a workload graph has no pods)."""
     own = g.graph.get("view") or "process"
@@ -95,17 +133,28 @@ def load_source(
 ) -> MapSource:
     """Load everything the map shows from input *files*; raises
     :class:`~topomap.errors.InputError` naming the file."""
-    g, digest, description = load_graph(inputs)
-    parts = [digest]
     found: tuple[findings.Finding, ...] = ()
+    stores = [spec for spec in inputs if is_store(spec)]
+    if stores and len(inputs) > 1:
+        raise InputError(f"{stores[0]}: a store window cannot be merged with other inputs")
+    if stores:
+        g, digest, description, stored = load_store(str(stores[0]))
+        if stored is not None and not findings_file:
+            found = stored
+            description += f", {len(found)} findings from its reports"
+    else:
+        g, digest, description = load_graph(inputs)
+    parts = [digest]
+    if found:  # the store's own reports
+        parts.append(hashlib.sha256(repr([f.fingerprint for f in found]).encode()).hexdigest())
     if findings_file:
         report = findings.load_report(findings_file)
         found = report.findings
         parts.append(snapshot_io.read_json(findings_file)[1])
         description += f", {len(found)} findings"
-    baseline = None
+    base = None
     if baseline_file:
-        baseline = export.load_graph_json(baseline_file)
+        base = load_baseline(baseline_file)
         parts.append(snapshot_io.read_json(baseline_file)[1])
         description += f", baseline {Path(baseline_file).name}"
     return MapSource(
@@ -114,7 +163,7 @@ def load_source(
         description=description,
         views=available_views(g),
         findings=found,
-        baseline=baseline,
+        baseline=base,
         baseline_name=baseline_file,
     )
 
