@@ -53,6 +53,7 @@ EPHEMERAL_PORT_START = 32768
 FlowKey = tuple[str, str, int | None, str, int | None]  # protocol, client ip:port, server ip:port
 ProcKey = tuple[str, int, int]  # host, pid, start_ticks
 Counters = tuple[int | None, int | None, int | None, int | None]
+EdgeId = tuple[NodeId, NodeId, str]  # client node, server node, "<protocol>/<port>"
 
 
 def _larger(a: int | None, b: int | None) -> int | None:
@@ -99,6 +100,47 @@ class _Flow:
             self.counters = (_larger(a0, b0), _larger(a1, b1), _larger(a2, b2), _larger(a3, b3))
         if not observers <= self.observers:
             self.observers = self.observers | observers
+
+
+class _Edge:
+    """One edge's sums while flows are aggregated (internal; becomes the edge's attribute dict).
+
+    A slotted object rather than the final dict: the per-flow updates are attribute reads and
+    writes instead of string-keyed dict operations, half the time of the aggregation
+    (benchmarks/graph_build.py), and the sets become sorted lists once, in :meth:`assemble`.
+    """
+
+    __slots__ = (
+        "protocol",
+        "port",
+        "first",
+        "last",
+        "observers",
+        "connections",
+        "counted",
+        "packets",
+        "bytes",
+        "services",
+    )
+
+    def __init__(
+        self,
+        protocol: str,
+        port: int | None,
+        first: datetime,
+        last: datetime,
+        observers: frozenset[str],
+    ) -> None:
+        self.protocol = protocol
+        self.port = port
+        self.first = first
+        self.last = last
+        self.observers = observers  # the union of the flows' observer sets
+        self.connections = 0
+        self.counted = 0  # connections whose counters were known
+        self.packets = 0
+        self.bytes = 0
+        self.services: set[str] | None = None  # Services dialled, when any
 
 
 class _Builder:
@@ -337,7 +379,11 @@ class _Builder:
         self.add_connections()
         if self.inv.service_backends:
             kubejoin.resolve_service_flows(self)
-        edges: dict[tuple[NodeId, NodeId, str], dict[str, Any]] = {}
+        return self.assemble(self.aggregate())
+
+    def aggregate(self) -> dict[EdgeId, _Edge]:
+        """Sum the flows into edges, one per (client node, server node, protocol/port)."""
+        edges: dict[EdgeId, _Edge] = {}
         resolve, process_node = self.resolve, self.process_node
         procs, dialled_cache = self._procs, self._dialled
         clients: dict[str, NodeId] = {}  # a client's port and protocol never change its node
@@ -367,55 +413,56 @@ class _Builder:
                 v = procs.get(flow.server_proc) or process_node(flow.server_proc)
             elif reused and flow.server_ip in reused:
                 v = kubejoin.pod_then(self.inv, flow.server_ip, flow.first, port, proto, v)
+            first, last, observers = flow.first, flow.last, flow.observers
             edge = edges.get((u, v, key))
             if edge is None:
-                edge = edges[(u, v, key)] = {
-                    "protocol": proto,
-                    "port": port,
-                    "ports": [] if port is None else [port],
-                    "connections": 0,
-                    "packets": 0,
-                    "bytes": 0,
-                    "counted": 0,
-                    "first_seen": flow.first,
-                    "last_seen": flow.last,
-                    "observed_by": set(),
-                    "services": set(),
-                }
+                edge = edges[(u, v, key)] = _Edge(proto, port, first, last, observers)
             else:
-                if flow.first < edge["first_seen"]:
-                    edge["first_seen"] = flow.first
-                if flow.last > edge["last_seen"]:
-                    edge["last_seen"] = flow.last
-            edge["connections"] += 1
+                if first < edge.first:
+                    edge.first = first
+                if last > edge.last:
+                    edge.last = last
+                if observers is not edge.observers and not observers <= edge.observers:
+                    edge.observers = edge.observers | observers
             c0, c1, c2, c3 = flow.counters
+            edge.connections += 1
             if c0 is not None or c2 is not None:
-                edge["counted"] += 1
-                edge["packets"] += (c0 or 0) + (c2 or 0)
-                edge["bytes"] += (c1 or 0) + (c3 or 0)
-            edge["observed_by"].add(flow.observers)  # interned frozensets: unioned at the end
+                edge.counted += 1
+                edge.packets += (c0 or 0) + (c2 or 0)
+                edge.bytes += (c1 or 0) + (c3 or 0)
             if flow.dialled is not None:
                 service = dialled_cache.get(flow.dialled)
                 if service is None:
                     service = dialled_cache[flow.dialled] = self.service_dialled(*flow.dialled)
-                edge["services"].add(service)
-        return self.assemble(edges)
+                if edge.services is None:
+                    edge.services = {service}
+                else:
+                    edge.services.add(service)
+        return edges
 
-    def assemble(self, edges: dict[tuple[NodeId, NodeId, str], dict[str, Any]]) -> nx.MultiDiGraph:
+    def assemble(self, edges: dict[EdgeId, _Edge]) -> nx.MultiDiGraph:
         """The graph: inventory nodes, then the edges with their sets and times finalised."""
-        distinct = {e["first_seen"] for e in edges.values()} | {
-            e["last_seen"] for e in edges.values()
-        }
-        times = {t: format_time(t) for t in distinct}
-        for attrs in edges.values():
-            attrs["first_seen"] = times[attrs["first_seen"]]
-            attrs["last_seen"] = times[attrs["last_seen"]]
-            attrs["observed_by"] = sorted(frozenset().union(*attrs["observed_by"]))
-            attrs["services"] = sorted(attrs["services"])
+        times: dict[datetime, str] = {}  # few distinct times (whole seconds): format each once
+        attrs: dict[EdgeId, dict[str, Any]] = {}
+        for key, edge in edges.items():
+            first, last, port = edge.first, edge.last, edge.port
+            attrs[key] = {
+                "protocol": edge.protocol,
+                "port": port,
+                "ports": [] if port is None else [port],
+                "connections": edge.connections,
+                "packets": edge.packets,
+                "bytes": edge.bytes,
+                "counted": edge.counted,
+                "first_seen": times.get(first) or times.setdefault(first, format_time(first)),
+                "last_seen": times.get(last) or times.setdefault(last, format_time(last)),
+                "observed_by": sorted(edge.observers),
+                "services": [] if edge.services is None else sorted(edge.services),
+            }
         graph = nx.MultiDiGraph()
         graph.graph.update(self.metadata())
-        graph.add_nodes_from(self.inv.nodes.items())
-        _insert_edges(graph, edges)
+        _insert_nodes(graph, self.inv.nodes)
+        _insert_edges(graph, attrs)
         return graph
 
     def metadata(self) -> dict[str, Any]:
@@ -454,27 +501,57 @@ class _Builder:
         }
 
 
-def _insert_edges(
-    graph: nx.MultiDiGraph, edges: dict[tuple[NodeId, NodeId, str], dict[str, Any]]
-) -> None:
+def _check_layout(graph: nx.MultiDiGraph) -> None:
+    """Fail loudly if networkx's adjacency is not the plain dicts the fast inserts write."""
+    factories = (
+        graph.node_dict_factory,
+        graph.node_attr_dict_factory,
+        graph.adjlist_outer_dict_factory,
+        graph.adjlist_inner_dict_factory,
+        graph.edge_key_dict_factory,
+    )
+    if graph._adj is not graph._succ or any(f is not dict for f in factories):  # pragma: no cover
+        raise RuntimeError("networkx adjacency layout changed: cannot insert directly")
+
+
+def _insert_nodes(graph: nx.MultiDiGraph, nodes: dict[NodeId, dict[str, Any]]) -> None:
+    """Add nodes, none of them in ``graph`` yet, keeping each attribute dict as it is.
+
+    ``add_nodes_from`` copies every attribute dict and, given ``(node, attrs)`` pairs, first
+    tries to hash the pair (a ``TypeError`` per node); the inventory's dicts belong to this
+    build alone, so they become the node dicts themselves (``_node[n]``, with empty ``_succ[n]``
+    and ``_pred[n]``, as ``add_node`` makes them). Guarded like :func:`_insert_edges`.
+    """
+    _check_layout(graph)
+    if graph._node.keys() & nodes.keys():  # pragma: no cover - callers pass a fresh graph
+        raise ValueError("fast node insertion needs nodes not yet in the graph")
+    graph._node.update(nodes)
+    graph._succ.update({node: {} for node in nodes})
+    graph._pred.update({node: {} for node in nodes})
+
+
+def _insert_edges(graph: nx.MultiDiGraph, edges: dict[EdgeId, dict[str, Any]]) -> None:
     """Add edges whose endpoints are already nodes and whose (u, v, key) are all distinct.
 
     ``add_edges_from`` re-checks every node and key and copies every attribute dict; with
     those facts known, writing networkx's adjacency (``_succ[u][v][key]``, shared with
     ``_pred[v][u]``, as ``MultiDiGraph.add_edge`` does) is a third of the time of the whole
-    assembly (benchmarks/graph_build.py). The layout is networkx's since 2.0; the check below
+    assembly (benchmarks/graph_build.py). The layout is networkx's since 2.0; the checks here
     and tests/test_graph.py::test_fast_edge_insertion_matches_networkx guard it.
     """
+    _check_layout(graph)
     succ, pred = graph._succ, graph._pred
-    ends = {u for u, _, _ in edges} | {v for _, v, _ in edges}
-    graph.add_nodes_from(ends - succ.keys())  # endpoints every resolver path should have added
+    missing = [n for n in {u for u, _, _ in edges} | {v for _, v, _ in edges} if n not in succ]
+    graph.add_nodes_from(missing)  # endpoints every resolver path should have added
     for (u, v, key), attrs in edges.items():
         keydict = succ[u].get(v)
         if keydict is None:
-            keydict = succ[u][v] = pred[v][u] = graph.edge_key_dict_factory()
+            keydict = succ[u][v] = pred[v][u] = {}
         keydict[key] = attrs
-    if graph.number_of_edges() != len(edges):  # pragma: no cover - a networkx layout change
-        raise RuntimeError("networkx adjacency layout changed: edge insertion lost edges")
+    for (u, v, key), attrs in edges.items():  # one edge read back through the public API
+        if graph.edges[u, v, key] is not attrs or graph.pred[v][u][key] is not attrs:
+            raise RuntimeError("networkx adjacency layout changed: edge insertion lost edges")
+        break
 
 
 def build_graph(snapshots: Iterable[model.Snapshot]) -> nx.MultiDiGraph:
