@@ -77,7 +77,7 @@ class _Flow:
     last: datetime
     counters: Counters  # packets and bytes client -> server, then server -> client
     observers: frozenset[str]
-    keys: list[FlowKey]
+    keys: tuple[FlowKey, ...]  # every key in _Builder.flows that leads here (a tuple: rarely grows)
     client_proc: ProcKey | None = None
     server_proc: ProcKey | None = None
     merged: bool = False  # folded into another flow by _join
@@ -179,25 +179,35 @@ class _Builder:
         return port < EPHEMERAL_PORT_START
 
     def add_connections(self) -> None:
+        """Merge every connection record into ``self.flows`` (see the module docstring, 1.).
+
+        The hot loop of the build (one pass per record): attributes are read once into locals,
+        addresses go through the ``_plain`` cache, a record whose flow is new makes one
+        ``_Flow`` and one or two key tuples, and only the rarer cases (unknown or swapped
+        initiator, a flow seen before) leave the straight path.
+        """
         flows, flow_list, plain, scope = self.flows, self.flow_list, self._plain, self.scope
+        is_server = self.is_server
         for snap in self.snapshots:
             host = snap.observer
             observer_sets: dict[str, frozenset[str]] = {}
             for conn in snap.connections:
-                o, proto, netns = conn.original, conn.protocol, conn.netns
-                initiator = conn.initiator
-                if initiator == "unknown":
-                    initiator = (
-                        "dst"
-                        if self.is_server(o.src, o.sport, proto)
-                        and not self.is_server(o.dst, o.dport, proto)
-                        else "src"
-                    )
-                swapped = initiator == "dst"
+                o, proto, initiator = conn.original, conn.protocol, conn.initiator
+                swapped = initiator == "dst" or (
+                    initiator == "unknown"
+                    and is_server(o.src, o.sport, proto)
+                    and not is_server(o.dst, o.dport, proto)
+                )
                 # client -> dialled (before NAT); client_seen -> server (after NAT)
                 if swapped:  # the reply tuple says nothing reliable about NAT then
                     c, cp, d, dp = o.dst, o.dport, o.src, o.sport
                     cs, csp, s, sp = c, cp, d, dp
+                    counters: Counters = (
+                        conn.packets_reply,
+                        conn.bytes_reply,
+                        conn.packets_orig,
+                        conn.bytes_orig,
+                    )
                 else:
                     c, cp, d, dp = o.src, o.sport, o.dst, o.dport
                     r = conn.reply
@@ -205,29 +215,21 @@ class _Builder:
                         cs, csp, s, sp = c, cp, d, dp
                     else:
                         cs, csp, s, sp = r.dst, r.dport, r.src, r.sport
-                client = plain.get(c) or scope(c, host, netns)
-                dialled = plain.get(d) or scope(d, host, netns)
-                seen = client if cs == c else plain.get(cs) or scope(cs, host, netns)
-                server = dialled if s == d else plain.get(s) or scope(s, host, netns)
+                    counters = (
+                        conn.packets_orig,
+                        conn.bytes_orig,
+                        conn.packets_reply,
+                        conn.bytes_reply,
+                    )
+                client = plain.get(c) or scope(c, host, conn.netns)
+                dialled = plain.get(d) or scope(d, host, conn.netns)
+                seen = client if cs == c else plain.get(cs) or scope(cs, host, conn.netns)
+                server = dialled if s == d else plain.get(s) or scope(s, host, conn.netns)
                 pre = (proto, client, cp, dialled, dp)
                 nat = server != dialled or sp != dp
                 post = (proto, seen, csp, server, sp) if nat or seen != client or csp != cp else pre
                 first = flows.get(pre)
                 second = first if post is pre else flows.get(post)
-                if swapped:
-                    counters = (
-                        conn.packets_reply,
-                        conn.bytes_reply,
-                        conn.packets_orig,
-                        conn.bytes_orig,
-                    )
-                else:
-                    counters = (
-                        conn.packets_orig,
-                        conn.bytes_orig,
-                        conn.packets_reply,
-                        conn.bytes_reply,
-                    )
                 observers = observer_sets.get(conn.observed_by)
                 if observers is None:
                     observers = observer_sets[conn.observed_by] = frozenset(
@@ -245,7 +247,7 @@ class _Builder:
                         conn.last_seen,
                         counters,
                         observers,
-                        [pre] if post is pre else [pre, post],
+                        (pre,) if post is pre else (pre, post),
                     )
                     flow_list.append(flow)
                     flows[pre] = flow
@@ -260,10 +262,11 @@ class _Builder:
                         flow.client_ip, flow.client_port = client, cp
                     for key in (pre, post):
                         if key not in flow.keys:
-                            flow.keys.append(key)
+                            flow.keys += (key,)
                             flows[key] = flow
-                if conn.process is not None:
-                    proc = (host, conn.process.pid, conn.process.start_ticks)
+                process = conn.process
+                if process is not None:
+                    proc = (host, process.pid, process.start_ticks)
                     if (conn.process_side != "dst") != swapped:
                         flow.client_proc = proc
                     else:
@@ -285,7 +288,7 @@ class _Builder:
         a.server_proc = a.server_proc or b.server_proc
         for key in b.keys:
             if key not in a.keys:
-                a.keys.append(key)
+                a.keys += (key,)
             self.flows[key] = a
         return a
 
@@ -541,12 +544,16 @@ def _insert_edges(graph: nx.MultiDiGraph, edges: dict[EdgeId, dict[str, Any]]) -
     """
     _check_layout(graph)
     succ, pred = graph._succ, graph._pred
-    missing = [n for n in {u for u, _, _ in edges} | {v for _, v, _ in edges} if n not in succ]
-    graph.add_nodes_from(missing)  # endpoints every resolver path should have added
     for (u, v, key), attrs in edges.items():
-        keydict = succ[u].get(v)
+        out = succ.get(u)
+        if out is None:  # every resolver path adds its nodes to the inventory: not expected
+            graph.add_node(u)
+            out = succ[u]
+        keydict = out.get(v)
         if keydict is None:
-            keydict = succ[u][v] = pred[v][u] = {}
+            if v not in pred:  # as above
+                graph.add_node(v)
+            keydict = out[v] = pred[v][u] = {}
         keydict[key] = attrs
     for (u, v, key), attrs in edges.items():  # one edge read back through the public API
         if graph.edges[u, v, key] is not attrs or graph.pred[v][u][key] is not attrs:
