@@ -63,6 +63,24 @@ def _larger(a: int | None, b: int | None) -> int | None:
     return a if b is None or a >= b else b
 
 
+class _Proc:
+    """A socket's process, one object per (host, pid, start ticks) shared by all its flows.
+
+    Made when a record names its process, while the record's numbers are at hand; the
+    aggregation then reads ``node`` instead of hashing a key tuple per flow, whose parts by then
+    lie scattered over the heap. ``listed`` says the node is known to be in the inventory.
+    """
+
+    __slots__ = ("host", "pid", "start_ticks", "node", "listed")
+
+    def __init__(self, host: str, pid: int, start_ticks: int) -> None:
+        self.host = host
+        self.pid = pid
+        self.start_ticks = start_ticks
+        self.node = ids.process(host, pid, start_ticks)
+        self.listed = False
+
+
 @dataclass(slots=True)
 class _Flow:
     """One connection while snapshots are merged (mutable, internal)."""
@@ -78,8 +96,8 @@ class _Flow:
     counters: Counters  # packets and bytes client -> server, then server -> client
     observers: frozenset[str]
     keys: tuple[FlowKey, ...]  # every key in _Builder.flows that leads here (a tuple: rarely grows)
-    client_proc: ProcKey | None = None
-    server_proc: ProcKey | None = None
+    client_proc: _Proc | None = None
+    server_proc: _Proc | None = None
     merged: bool = False  # folded into another flow by _join
 
     def absorb(
@@ -155,7 +173,7 @@ class _Builder:
         self.flows: dict[FlowKey, _Flow] = {}
         self.flow_list: list[_Flow] = []
         self._plain: dict[str, str] = {}  # raw address -> canonical (not for host-scoped ones)
-        self._procs: dict[ProcKey, NodeId] = {}
+        self._procs: dict[ProcKey, _Proc] = {}
         self._dialled: dict[tuple[str, int | None, str], str] = {}
 
     # --- merging observations into flows --------------------------------------------------
@@ -187,7 +205,7 @@ class _Builder:
         initiator, a flow seen before) leave the straight path.
         """
         flows, flow_list, plain, scope = self.flows, self.flow_list, self._plain, self.scope
-        is_server = self.is_server
+        is_server, procs = self.is_server, self._procs
         for snap in self.snapshots:
             host = snap.observer
             observer_sets: dict[str, frozenset[str]] = {}
@@ -266,7 +284,10 @@ class _Builder:
                             flows[key] = flow
                 process = conn.process
                 if process is not None:
-                    proc = (host, process.pid, process.start_ticks)
+                    pkey = (host, process.pid, process.start_ticks)
+                    proc = procs.get(pkey)
+                    if proc is None:
+                        proc = procs[pkey] = _Proc(host, process.pid, process.start_ticks)
                     if (conn.process_side != "dst") != swapped:
                         flow.client_proc = proc
                     else:
@@ -304,21 +325,20 @@ class _Builder:
             )
         return found or f"{ip}:{port}"
 
-    def process_node(self, proc: ProcKey) -> NodeId:
-        node = self._procs.get(proc)
-        if node is not None:
-            return node
-        node = self._procs[proc] = ids.process(*proc)
+    def process_node(self, proc: _Proc) -> NodeId:
+        """The node of a socket's process, added to the inventory if it was never listed."""
+        node = proc.node
         if node not in self.inv.nodes:  # the socket's process exited before it was listed
-            host = ids.host(proc[0])
+            host = ids.host(proc.host)
             self.inv.nodes[node] = {
                 "kind": "process",
-                "label": f"? ({proc[1]})",
-                "pid": proc[1],
-                "start_ticks": proc[2],
+                "label": f"? ({proc.pid})",
+                "pid": proc.pid,
+                "start_ticks": proc.start_ticks,
                 "host": host,
                 "parent": host,
             }
+        proc.listed = True
         return node
 
     def resolve(self, ip: str, port: int | None, protocol: str, role: str) -> NodeId:
@@ -387,8 +407,7 @@ class _Builder:
     def aggregate(self) -> dict[EdgeId, _Edge]:
         """Sum the flows into edges, one per (client node, server node, protocol/port)."""
         edges: dict[EdgeId, _Edge] = {}
-        resolve, process_node = self.resolve, self.process_node
-        procs, dialled_cache = self._procs, self._dialled
+        resolve, process_node, dialled_cache = self.resolve, self.process_node, self._dialled
         clients: dict[str, NodeId] = {}  # a client's port and protocol never change its node
         servers: dict[tuple[str, int | None, str], tuple[NodeId, str]] = {}  # -> node, edge key
         reused = self.inv.pod_ip_times  # addresses several pods held in turn: resolved by time
@@ -396,8 +415,9 @@ class _Builder:
             if flow.merged:
                 continue
             proto, port = flow.protocol, flow.server_port
-            if flow.client_proc is not None:
-                u = procs.get(flow.client_proc) or process_node(flow.client_proc)
+            proc = flow.client_proc
+            if proc is not None:
+                u = proc.node if proc.listed else process_node(proc)
             else:
                 u = clients.get(flow.client_ip) or clients.setdefault(
                     flow.client_ip, resolve(flow.client_ip, None, proto, "client")
@@ -412,14 +432,23 @@ class _Builder:
                     proto if port is None else f"{proto}/{port}",
                 )
             v, key = server
-            if flow.server_proc is not None:
-                v = procs.get(flow.server_proc) or process_node(flow.server_proc)
+            proc = flow.server_proc
+            if proc is not None:
+                v = proc.node if proc.listed else process_node(proc)
             elif reused and flow.server_ip in reused:
                 v = kubejoin.pod_then(self.inv, flow.server_ip, flow.first, port, proto, v)
             first, last, observers = flow.first, flow.last, flow.observers
-            edge = edges.get((u, v, key))
+            c0, c1, c2, c3 = flow.counters
+            counted = c0 is not None or c2 is not None
+            ekey = (u, v, key)
+            edge = edges.get(ekey)
             if edge is None:
-                edge = edges[(u, v, key)] = _Edge(proto, port, first, last, observers)
+                edge = edges[ekey] = _Edge(proto, port, first, last, observers)
+                edge.connections = 1
+                if counted:
+                    edge.counted = 1
+                    edge.packets = (c0 or 0) + (c2 or 0)
+                    edge.bytes = (c1 or 0) + (c3 or 0)
             else:
                 if first < edge.first:
                     edge.first = first
@@ -427,12 +456,11 @@ class _Builder:
                     edge.last = last
                 if observers is not edge.observers and not observers <= edge.observers:
                     edge.observers = edge.observers | observers
-            c0, c1, c2, c3 = flow.counters
-            edge.connections += 1
-            if c0 is not None or c2 is not None:
-                edge.counted += 1
-                edge.packets += (c0 or 0) + (c2 or 0)
-                edge.bytes += (c1 or 0) + (c3 or 0)
+                edge.connections += 1
+                if counted:
+                    edge.counted += 1
+                    edge.packets += (c0 or 0) + (c2 or 0)
+                    edge.bytes += (c1 or 0) + (c3 or 0)
             if flow.dialled is not None:
                 service = dialled_cache.get(flow.dialled)
                 if service is None:
