@@ -141,23 +141,21 @@ class _Edge:
         "services",
     )
 
-    def __init__(
-        self,
-        protocol: str,
-        port: int | None,
-        first: datetime,
-        last: datetime,
-        observers: frozenset[str],
-    ) -> None:
+    def __init__(self, protocol: str, port: int | None, flow: _Flow) -> None:
+        """The edge of ``flow``, with that flow counted."""
         self.protocol = protocol
         self.port = port
-        self.first = first
-        self.last = last
-        self.observers = observers  # the union of the flows' observer sets
-        self.connections = 0
-        self.counted = 0  # connections whose counters were known
-        self.packets = 0
-        self.bytes = 0
+        self.first = flow.first
+        self.last = flow.last
+        self.observers = flow.observers  # the union of the flows' observer sets
+        self.connections = 1
+        c0, c1, c2, c3 = flow.counters
+        if c0 is not None or c2 is not None:
+            self.counted = 1  # connections whose counters were known
+            self.packets = (c0 or 0) + (c2 or 0)
+            self.bytes = (c1 or 0) + (c3 or 0)
+        else:
+            self.counted = self.packets = self.bytes = 0
         self.services: set[str] | None = None  # Services dialled, when any
 
 
@@ -437,27 +435,21 @@ class _Builder:
                 v = proc.node if proc.listed else process_node(proc)
             elif reused and flow.server_ip in reused:
                 v = kubejoin.pod_then(self.inv, flow.server_ip, flow.first, port, proto, v)
-            first, last, observers = flow.first, flow.last, flow.observers
-            c0, c1, c2, c3 = flow.counters
-            counted = c0 is not None or c2 is not None
             ekey = (u, v, key)
             edge = edges.get(ekey)
             if edge is None:
-                edge = edges[ekey] = _Edge(proto, port, first, last, observers)
-                edge.connections = 1
-                if counted:
-                    edge.counted = 1
-                    edge.packets = (c0 or 0) + (c2 or 0)
-                    edge.bytes = (c1 or 0) + (c3 or 0)
+                edge = edges[ekey] = _Edge(proto, port, flow)
             else:
-                if first < edge.first:
-                    edge.first = first
-                if last > edge.last:
-                    edge.last = last
+                if flow.first < edge.first:
+                    edge.first = flow.first
+                if flow.last > edge.last:
+                    edge.last = flow.last
+                observers = flow.observers
                 if observers is not edge.observers and not observers <= edge.observers:
                     edge.observers = edge.observers | observers
                 edge.connections += 1
-                if counted:
+                c0, c1, c2, c3 = flow.counters
+                if c0 is not None or c2 is not None:
                     edge.counted += 1
                     edge.packets += (c0 or 0) + (c2 or 0)
                     edge.bytes += (c1 or 0) + (c3 or 0)
