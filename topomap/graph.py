@@ -33,7 +33,6 @@ creates no cycles, and full collections over millions of young objects cost half
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -81,9 +80,31 @@ class _Proc:
         self.listed = False
 
 
-@dataclass(slots=True)
 class _Flow:
-    """One connection while snapshots are merged (mutable, internal)."""
+    """One connection while snapshots are merged (mutable, internal).
+
+    No ``__init__``: :meth:`_Builder.add_connections` makes one per new connection with
+    ``_Flow.__new__`` and sets every field itself, since a Python constructor call with eleven
+    arguments per record was a twentieth of the merge (instruction counts,
+    benchmarks/graph_build.py data).
+    """
+
+    __slots__ = (
+        "protocol",
+        "client_ip",
+        "client_port",
+        "server_ip",
+        "server_port",
+        "dialled",
+        "first",
+        "last",
+        "counters",
+        "observers",
+        "keys",
+        "client_proc",
+        "server_proc",
+        "merged",
+    )
 
     protocol: str
     client_ip: str
@@ -96,9 +117,9 @@ class _Flow:
     counters: Counters  # packets and bytes client -> server, then server -> client
     observers: frozenset[str]
     keys: tuple[FlowKey, ...]  # every key in _Builder.flows that leads here (a tuple: rarely grows)
-    client_proc: _Proc | None = None
-    server_proc: _Proc | None = None
-    merged: bool = False  # folded into another flow by _join
+    client_proc: _Proc | None
+    server_proc: _Proc | None
+    merged: bool  # folded into another flow by _join
 
     def absorb(
         self,
@@ -203,7 +224,7 @@ class _Builder:
         initiator, a flow seen before) leave the straight path.
         """
         flows, flow_list, plain, scope = self.flows, self.flow_list, self._plain, self.scope
-        is_server, procs = self.is_server, self._procs
+        is_server, procs, new_flow = self.is_server, self._procs, _Flow.__new__
         for snap in self.snapshots:
             host = snap.observer
             observer_sets: dict[str, frozenset[str]] = {}
@@ -252,19 +273,16 @@ class _Builder:
                         {f"{conn.observed_by}@{host}"}
                     )
                 if first is None and second is None:
-                    flow = _Flow(
-                        proto,
-                        client,
-                        cp,
-                        server,
-                        sp,
-                        (dialled, dp, proto) if nat else None,
-                        conn.first_seen,
-                        conn.last_seen,
-                        counters,
-                        observers,
-                        (pre,) if post is pre else (pre, post),
-                    )
+                    flow = new_flow(_Flow)  # every field set here: see _Flow
+                    flow.protocol = proto
+                    flow.client_ip, flow.client_port = client, cp
+                    flow.server_ip, flow.server_port = server, sp
+                    flow.dialled = (dialled, dp, proto) if nat else None
+                    flow.first, flow.last = conn.first_seen, conn.last_seen
+                    flow.counters, flow.observers = counters, observers
+                    flow.keys = (pre,) if post is pre else (pre, post)
+                    flow.client_proc = flow.server_proc = None
+                    flow.merged = False
                     flow_list.append(flow)
                     flows[pre] = flow
                     if post is not pre:
