@@ -3,7 +3,9 @@
 Also the small helpers both scripts share (a spawned child per measured step, report
 formatting). Peak RSS is ``ru_maxrss`` after the call, measured from a reset high-water mark
 (``/proc/self/clear_refs``, Linux >= 4.0) so it is the call's own peak; *increment* is that
-peak minus the resident size just before the call.
+peak minus the resident size just before the call. *CPU seconds* is the process's own CPU
+time over the call (``time.process_time``): on a shared machine it varies less than wall time,
+since time spent waiting for a core is not counted.
 """
 
 from __future__ import annotations
@@ -45,16 +47,20 @@ def reset_peak() -> bool:
 
 
 def measure(fn: Callable[..., Any], *args: Any) -> tuple[Any, dict[str, Any]]:
-    """Run ``fn(*args)`` once; its seconds, the peak RSS and the increment over the RSS before."""
+    """Run ``fn(*args)`` once; its seconds (wall and CPU), the peak RSS and the increment over
+    the RSS before."""
     gc.collect()
     reset = reset_peak()
     before = rss_kib()
+    cpu_start = time.process_time()
     start = time.perf_counter()
     result = fn(*args)
     seconds = time.perf_counter() - start
+    cpu_seconds = time.process_time() - cpu_start
     peak = peak_kib()
     return result, {
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "rss_before_kib": before,
         "peak_kib": peak,
         "increment_kib": peak - before,

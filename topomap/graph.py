@@ -33,7 +33,6 @@ creates no cycles, and full collections over millions of young objects cost half
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +52,7 @@ EPHEMERAL_PORT_START = 32768
 FlowKey = tuple[str, str, int | None, str, int | None]  # protocol, client ip:port, server ip:port
 ProcKey = tuple[str, int, int]  # host, pid, start_ticks
 Counters = tuple[int | None, int | None, int | None, int | None]
+EdgeId = tuple[NodeId, NodeId, str]  # client node, server node, "<protocol>/<port>"
 
 
 def _larger(a: int | None, b: int | None) -> int | None:
@@ -62,9 +62,49 @@ def _larger(a: int | None, b: int | None) -> int | None:
     return a if b is None or a >= b else b
 
 
-@dataclass(slots=True)
+class _Proc:
+    """A socket's process, one object per (host, pid, start ticks) shared by all its flows.
+
+    Made when a record names its process, while the record's numbers are at hand; the
+    aggregation then reads ``node`` instead of hashing a key tuple per flow, whose parts by then
+    lie scattered over the heap. ``listed`` says the node is known to be in the inventory.
+    """
+
+    __slots__ = ("host", "pid", "start_ticks", "node", "listed")
+
+    def __init__(self, host: str, pid: int, start_ticks: int) -> None:
+        self.host = host
+        self.pid = pid
+        self.start_ticks = start_ticks
+        self.node = ids.process(host, pid, start_ticks)
+        self.listed = False
+
+
 class _Flow:
-    """One connection while snapshots are merged (mutable, internal)."""
+    """One connection while snapshots are merged (mutable, internal).
+
+    No ``__init__``: :meth:`_Builder.add_connections` makes one per new connection with
+    ``_Flow.__new__`` and sets every field itself, since a Python constructor call with eleven
+    arguments per record was a twentieth of the merge (instruction counts,
+    benchmarks/graph_build.py data).
+    """
+
+    __slots__ = (
+        "protocol",
+        "client_ip",
+        "client_port",
+        "server_ip",
+        "server_port",
+        "dialled",
+        "first",
+        "last",
+        "counters",
+        "observers",
+        "keys",
+        "client_proc",
+        "server_proc",
+        "merged",
+    )
 
     protocol: str
     client_ip: str
@@ -76,10 +116,10 @@ class _Flow:
     last: datetime
     counters: Counters  # packets and bytes client -> server, then server -> client
     observers: frozenset[str]
-    keys: list[FlowKey]
-    client_proc: ProcKey | None = None
-    server_proc: ProcKey | None = None
-    merged: bool = False  # folded into another flow by _join
+    keys: tuple[FlowKey, ...]  # every key in _Builder.flows that leads here (a tuple: rarely grows)
+    client_proc: _Proc | None
+    server_proc: _Proc | None
+    merged: bool  # folded into another flow by _join
 
     def absorb(
         self,
@@ -101,6 +141,45 @@ class _Flow:
             self.observers = self.observers | observers
 
 
+class _Edge:
+    """One edge's sums while flows are aggregated (internal; becomes the edge's attribute dict).
+
+    A slotted object rather than the final dict: the per-flow updates are attribute reads and
+    writes instead of string-keyed dict operations, half the time of the aggregation
+    (benchmarks/graph_build.py), and the sets become sorted lists once, in :meth:`assemble`.
+    """
+
+    __slots__ = (
+        "protocol",
+        "port",
+        "first",
+        "last",
+        "observers",
+        "connections",
+        "counted",
+        "packets",
+        "bytes",
+        "services",
+    )
+
+    def __init__(self, protocol: str, port: int | None, flow: _Flow) -> None:
+        """The edge of ``flow``, with that flow counted."""
+        self.protocol = protocol
+        self.port = port
+        self.first = flow.first
+        self.last = flow.last
+        self.observers = flow.observers  # the union of the flows' observer sets
+        self.connections = 1
+        c0, c1, c2, c3 = flow.counters
+        if c0 is not None or c2 is not None:
+            self.counted = 1  # connections whose counters were known
+            self.packets = (c0 or 0) + (c2 or 0)
+            self.bytes = (c1 or 0) + (c3 or 0)
+        else:
+            self.counted = self.packets = self.bytes = 0
+        self.services: set[str] | None = None  # Services dialled, when any
+
+
 class _Builder:
     def __init__(self, snapshots: list[model.Snapshot]) -> None:
         self.snapshots = snapshots
@@ -113,7 +192,7 @@ class _Builder:
         self.flows: dict[FlowKey, _Flow] = {}
         self.flow_list: list[_Flow] = []
         self._plain: dict[str, str] = {}  # raw address -> canonical (not for host-scoped ones)
-        self._procs: dict[ProcKey, NodeId] = {}
+        self._procs: dict[ProcKey, _Proc] = {}
         self._dialled: dict[tuple[str, int | None, str], str] = {}
 
     # --- merging observations into flows --------------------------------------------------
@@ -137,25 +216,35 @@ class _Builder:
         return port < EPHEMERAL_PORT_START
 
     def add_connections(self) -> None:
+        """Merge every connection record into ``self.flows`` (see the module docstring, 1.).
+
+        The hot loop of the build (one pass per record): attributes are read once into locals,
+        addresses go through the ``_plain`` cache, a record whose flow is new makes one
+        ``_Flow`` and one or two key tuples, and only the rarer cases (unknown or swapped
+        initiator, a flow seen before) leave the straight path.
+        """
         flows, flow_list, plain, scope = self.flows, self.flow_list, self._plain, self.scope
+        is_server, procs, new_flow = self.is_server, self._procs, _Flow.__new__
         for snap in self.snapshots:
             host = snap.observer
             observer_sets: dict[str, frozenset[str]] = {}
             for conn in snap.connections:
-                o, proto, netns = conn.original, conn.protocol, conn.netns
-                initiator = conn.initiator
-                if initiator == "unknown":
-                    initiator = (
-                        "dst"
-                        if self.is_server(o.src, o.sport, proto)
-                        and not self.is_server(o.dst, o.dport, proto)
-                        else "src"
-                    )
-                swapped = initiator == "dst"
+                o, proto, initiator = conn.original, conn.protocol, conn.initiator
+                swapped = initiator == "dst" or (
+                    initiator == "unknown"
+                    and is_server(o.src, o.sport, proto)
+                    and not is_server(o.dst, o.dport, proto)
+                )
                 # client -> dialled (before NAT); client_seen -> server (after NAT)
                 if swapped:  # the reply tuple says nothing reliable about NAT then
                     c, cp, d, dp = o.dst, o.dport, o.src, o.sport
                     cs, csp, s, sp = c, cp, d, dp
+                    counters: Counters = (
+                        conn.packets_reply,
+                        conn.bytes_reply,
+                        conn.packets_orig,
+                        conn.bytes_orig,
+                    )
                 else:
                     c, cp, d, dp = o.src, o.sport, o.dst, o.dport
                     r = conn.reply
@@ -163,48 +252,37 @@ class _Builder:
                         cs, csp, s, sp = c, cp, d, dp
                     else:
                         cs, csp, s, sp = r.dst, r.dport, r.src, r.sport
-                client = plain.get(c) or scope(c, host, netns)
-                dialled = plain.get(d) or scope(d, host, netns)
-                seen = client if cs == c else plain.get(cs) or scope(cs, host, netns)
-                server = dialled if s == d else plain.get(s) or scope(s, host, netns)
+                    counters = (
+                        conn.packets_orig,
+                        conn.bytes_orig,
+                        conn.packets_reply,
+                        conn.bytes_reply,
+                    )
+                client = plain.get(c) or scope(c, host, conn.netns)
+                dialled = plain.get(d) or scope(d, host, conn.netns)
+                seen = client if cs == c else plain.get(cs) or scope(cs, host, conn.netns)
+                server = dialled if s == d else plain.get(s) or scope(s, host, conn.netns)
                 pre = (proto, client, cp, dialled, dp)
                 nat = server != dialled or sp != dp
                 post = (proto, seen, csp, server, sp) if nat or seen != client or csp != cp else pre
                 first = flows.get(pre)
                 second = first if post is pre else flows.get(post)
-                if swapped:
-                    counters = (
-                        conn.packets_reply,
-                        conn.bytes_reply,
-                        conn.packets_orig,
-                        conn.bytes_orig,
-                    )
-                else:
-                    counters = (
-                        conn.packets_orig,
-                        conn.bytes_orig,
-                        conn.packets_reply,
-                        conn.bytes_reply,
-                    )
                 observers = observer_sets.get(conn.observed_by)
                 if observers is None:
                     observers = observer_sets[conn.observed_by] = frozenset(
                         {f"{conn.observed_by}@{host}"}
                     )
                 if first is None and second is None:
-                    flow = _Flow(
-                        proto,
-                        client,
-                        cp,
-                        server,
-                        sp,
-                        (dialled, dp, proto) if nat else None,
-                        conn.first_seen,
-                        conn.last_seen,
-                        counters,
-                        observers,
-                        [pre] if post is pre else [pre, post],
-                    )
+                    flow = new_flow(_Flow)  # every field set here: see _Flow
+                    flow.protocol = proto
+                    flow.client_ip, flow.client_port = client, cp
+                    flow.server_ip, flow.server_port = server, sp
+                    flow.dialled = (dialled, dp, proto) if nat else None
+                    flow.first, flow.last = conn.first_seen, conn.last_seen
+                    flow.counters, flow.observers = counters, observers
+                    flow.keys = (pre,) if post is pre else (pre, post)
+                    flow.client_proc = flow.server_proc = None
+                    flow.merged = False
                     flow_list.append(flow)
                     flows[pre] = flow
                     if post is not pre:
@@ -218,10 +296,14 @@ class _Builder:
                         flow.client_ip, flow.client_port = client, cp
                     for key in (pre, post):
                         if key not in flow.keys:
-                            flow.keys.append(key)
+                            flow.keys += (key,)
                             flows[key] = flow
-                if conn.process is not None:
-                    proc = (host, conn.process.pid, conn.process.start_ticks)
+                process = conn.process
+                if process is not None:
+                    pkey = (host, process.pid, process.start_ticks)
+                    proc = procs.get(pkey)
+                    if proc is None:
+                        proc = procs[pkey] = _Proc(host, process.pid, process.start_ticks)
                     if (conn.process_side != "dst") != swapped:
                         flow.client_proc = proc
                     else:
@@ -243,7 +325,7 @@ class _Builder:
         a.server_proc = a.server_proc or b.server_proc
         for key in b.keys:
             if key not in a.keys:
-                a.keys.append(key)
+                a.keys += (key,)
             self.flows[key] = a
         return a
 
@@ -259,21 +341,20 @@ class _Builder:
             )
         return found or f"{ip}:{port}"
 
-    def process_node(self, proc: ProcKey) -> NodeId:
-        node = self._procs.get(proc)
-        if node is not None:
-            return node
-        node = self._procs[proc] = ids.process(*proc)
+    def process_node(self, proc: _Proc) -> NodeId:
+        """The node of a socket's process, added to the inventory if it was never listed."""
+        node = proc.node
         if node not in self.inv.nodes:  # the socket's process exited before it was listed
-            host = ids.host(proc[0])
+            host = ids.host(proc.host)
             self.inv.nodes[node] = {
                 "kind": "process",
-                "label": f"? ({proc[1]})",
-                "pid": proc[1],
-                "start_ticks": proc[2],
+                "label": f"? ({proc.pid})",
+                "pid": proc.pid,
+                "start_ticks": proc.start_ticks,
                 "host": host,
                 "parent": host,
             }
+        proc.listed = True
         return node
 
     def resolve(self, ip: str, port: int | None, protocol: str, role: str) -> NodeId:
@@ -337,9 +418,12 @@ class _Builder:
         self.add_connections()
         if self.inv.service_backends:
             kubejoin.resolve_service_flows(self)
-        edges: dict[tuple[NodeId, NodeId, str], dict[str, Any]] = {}
-        resolve, process_node = self.resolve, self.process_node
-        procs, dialled_cache = self._procs, self._dialled
+        return self.assemble(self.aggregate())
+
+    def aggregate(self) -> dict[EdgeId, _Edge]:
+        """Sum the flows into edges, one per (client node, server node, protocol/port)."""
+        edges: dict[EdgeId, _Edge] = {}
+        resolve, process_node, dialled_cache = self.resolve, self.process_node, self._dialled
         clients: dict[str, NodeId] = {}  # a client's port and protocol never change its node
         servers: dict[tuple[str, int | None, str], tuple[NodeId, str]] = {}  # -> node, edge key
         reused = self.inv.pod_ip_times  # addresses several pods held in turn: resolved by time
@@ -347,8 +431,9 @@ class _Builder:
             if flow.merged:
                 continue
             proto, port = flow.protocol, flow.server_port
-            if flow.client_proc is not None:
-                u = procs.get(flow.client_proc) or process_node(flow.client_proc)
+            proc = flow.client_proc
+            if proc is not None:
+                u = proc.node if proc.listed else process_node(proc)
             else:
                 u = clients.get(flow.client_ip) or clients.setdefault(
                     flow.client_ip, resolve(flow.client_ip, None, proto, "client")
@@ -363,59 +448,62 @@ class _Builder:
                     proto if port is None else f"{proto}/{port}",
                 )
             v, key = server
-            if flow.server_proc is not None:
-                v = procs.get(flow.server_proc) or process_node(flow.server_proc)
+            proc = flow.server_proc
+            if proc is not None:
+                v = proc.node if proc.listed else process_node(proc)
             elif reused and flow.server_ip in reused:
                 v = kubejoin.pod_then(self.inv, flow.server_ip, flow.first, port, proto, v)
-            edge = edges.get((u, v, key))
+            ekey = (u, v, key)
+            edge = edges.get(ekey)
             if edge is None:
-                edge = edges[(u, v, key)] = {
-                    "protocol": proto,
-                    "port": port,
-                    "ports": [] if port is None else [port],
-                    "connections": 0,
-                    "packets": 0,
-                    "bytes": 0,
-                    "counted": 0,
-                    "first_seen": flow.first,
-                    "last_seen": flow.last,
-                    "observed_by": set(),
-                    "services": set(),
-                }
+                edge = edges[ekey] = _Edge(proto, port, flow)
             else:
-                if flow.first < edge["first_seen"]:
-                    edge["first_seen"] = flow.first
-                if flow.last > edge["last_seen"]:
-                    edge["last_seen"] = flow.last
-            edge["connections"] += 1
-            c0, c1, c2, c3 = flow.counters
-            if c0 is not None or c2 is not None:
-                edge["counted"] += 1
-                edge["packets"] += (c0 or 0) + (c2 or 0)
-                edge["bytes"] += (c1 or 0) + (c3 or 0)
-            edge["observed_by"].add(flow.observers)  # interned frozensets: unioned at the end
+                if flow.first < edge.first:
+                    edge.first = flow.first
+                if flow.last > edge.last:
+                    edge.last = flow.last
+                observers = flow.observers
+                if observers is not edge.observers and not observers <= edge.observers:
+                    edge.observers = edge.observers | observers
+                edge.connections += 1
+                c0, c1, c2, c3 = flow.counters
+                if c0 is not None or c2 is not None:
+                    edge.counted += 1
+                    edge.packets += (c0 or 0) + (c2 or 0)
+                    edge.bytes += (c1 or 0) + (c3 or 0)
             if flow.dialled is not None:
                 service = dialled_cache.get(flow.dialled)
                 if service is None:
                     service = dialled_cache[flow.dialled] = self.service_dialled(*flow.dialled)
-                edge["services"].add(service)
-        return self.assemble(edges)
+                if edge.services is None:
+                    edge.services = {service}
+                else:
+                    edge.services.add(service)
+        return edges
 
-    def assemble(self, edges: dict[tuple[NodeId, NodeId, str], dict[str, Any]]) -> nx.MultiDiGraph:
+    def assemble(self, edges: dict[EdgeId, _Edge]) -> nx.MultiDiGraph:
         """The graph: inventory nodes, then the edges with their sets and times finalised."""
-        distinct = {e["first_seen"] for e in edges.values()} | {
-            e["last_seen"] for e in edges.values()
-        }
-        times = {t: format_time(t) for t in distinct}
-        for attrs in edges.values():
-            attrs["first_seen"] = times[attrs["first_seen"]]
-            attrs["last_seen"] = times[attrs["last_seen"]]
-            attrs["observed_by"] = sorted(frozenset().union(*attrs["observed_by"]))
-            attrs["services"] = sorted(attrs["services"])
+        times: dict[datetime, str] = {}  # few distinct times (whole seconds): format each once
+        attrs: dict[EdgeId, dict[str, Any]] = {}
+        for key, edge in edges.items():
+            first, last, port = edge.first, edge.last, edge.port
+            attrs[key] = {
+                "protocol": edge.protocol,
+                "port": port,
+                "ports": [] if port is None else [port],
+                "connections": edge.connections,
+                "packets": edge.packets,
+                "bytes": edge.bytes,
+                "counted": edge.counted,
+                "first_seen": times.get(first) or times.setdefault(first, format_time(first)),
+                "last_seen": times.get(last) or times.setdefault(last, format_time(last)),
+                "observed_by": sorted(edge.observers),
+                "services": [] if edge.services is None else sorted(edge.services),
+            }
         graph = nx.MultiDiGraph()
         graph.graph.update(self.metadata())
-        graph.add_nodes_from(self.inv.nodes.items())
-        _insert_edges(graph, edges)
+        _insert_nodes(graph, self.inv.nodes)
+        _insert_edges(graph, attrs)
         return graph
 
     def metadata(self) -> dict[str, Any]:
@@ -454,27 +542,61 @@ class _Builder:
         }
 
 
-def _insert_edges(
-    graph: nx.MultiDiGraph, edges: dict[tuple[NodeId, NodeId, str], dict[str, Any]]
-) -> None:
+def _check_layout(graph: nx.MultiDiGraph) -> None:
+    """Fail loudly if networkx's adjacency is not the plain dicts the fast inserts write."""
+    factories = (
+        graph.node_dict_factory,
+        graph.node_attr_dict_factory,
+        graph.adjlist_outer_dict_factory,
+        graph.adjlist_inner_dict_factory,
+        graph.edge_key_dict_factory,
+    )
+    if graph._adj is not graph._succ or any(f is not dict for f in factories):  # pragma: no cover
+        raise RuntimeError("networkx adjacency layout changed: cannot insert directly")
+
+
+def _insert_nodes(graph: nx.MultiDiGraph, nodes: dict[NodeId, dict[str, Any]]) -> None:
+    """Add nodes, none of them in ``graph`` yet, keeping each attribute dict as it is.
+
+    ``add_nodes_from`` copies every attribute dict and, given ``(node, attrs)`` pairs, first
+    tries to hash the pair (a ``TypeError`` per node); the inventory's dicts belong to this
+    build alone, so they become the node dicts themselves (``_node[n]``, with empty ``_succ[n]``
+    and ``_pred[n]``, as ``add_node`` makes them). Guarded like :func:`_insert_edges`.
+    """
+    _check_layout(graph)
+    if graph._node.keys() & nodes.keys():  # pragma: no cover - callers pass a fresh graph
+        raise ValueError("fast node insertion needs nodes not yet in the graph")
+    graph._node.update(nodes)
+    graph._succ.update({node: {} for node in nodes})
+    graph._pred.update({node: {} for node in nodes})
+
+
+def _insert_edges(graph: nx.MultiDiGraph, edges: dict[EdgeId, dict[str, Any]]) -> None:
     """Add edges whose endpoints are already nodes and whose (u, v, key) are all distinct.
 
     ``add_edges_from`` re-checks every node and key and copies every attribute dict; with
     those facts known, writing networkx's adjacency (``_succ[u][v][key]``, shared with
     ``_pred[v][u]``, as ``MultiDiGraph.add_edge`` does) is a third of the time of the whole
-    assembly (benchmarks/graph_build.py). The layout is networkx's since 2.0; the check below
+    assembly (benchmarks/graph_build.py). The layout is networkx's since 2.0; the checks here
     and tests/test_graph.py::test_fast_edge_insertion_matches_networkx guard it.
     """
+    _check_layout(graph)
     succ, pred = graph._succ, graph._pred
-    ends = {u for u, _, _ in edges} | {v for _, v, _ in edges}
-    graph.add_nodes_from(ends - succ.keys())  # endpoints every resolver path should have added
     for (u, v, key), attrs in edges.items():
-        keydict = succ[u].get(v)
+        out = succ.get(u)
+        if out is None:  # every resolver path adds its nodes to the inventory: not expected
+            graph.add_node(u)
+            out = succ[u]
+        keydict = out.get(v)
         if keydict is None:
-            keydict = succ[u][v] = pred[v][u] = graph.edge_key_dict_factory()
+            if v not in pred:  # as above
+                graph.add_node(v)
+            keydict = out[v] = pred[v][u] = {}
         keydict[key] = attrs
-    if graph.number_of_edges() != len(edges):  # pragma: no cover - a networkx layout change
-        raise RuntimeError("networkx adjacency layout changed: edge insertion lost edges")
+    for (u, v, key), attrs in edges.items():  # one edge read back through the public API
+        if graph.edges[u, v, key] is not attrs or graph.pred[v][u][key] is not attrs:
+            raise RuntimeError("networkx adjacency layout changed: edge insertion lost edges")
+        break
 
 
 def build_graph(snapshots: Iterable[model.Snapshot]) -> nx.MultiDiGraph:

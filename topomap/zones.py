@@ -146,9 +146,9 @@ class ZoneTable:
         """The zone of ``ip``: the zone of the longest matching prefix, else public."""
         addr = parse_ip(ip) if isinstance(ip, str) else ip
         value = int(addr)
-        bits = addr.max_prefixlen
+        bits, ip_version = addr.max_prefixlen, addr.version  # version is a property: read once
         for (version, plen), bucket in self._by_len.items():
-            if version != addr.version:
+            if version != ip_version:
                 continue
             zone = bucket.get(value >> (bits - plen) << (bits - plen))
             if zone is not None:
