@@ -129,6 +129,22 @@ def test_live_capture_sees_the_traffic_that_was_sent(pair: tuple[str, str], tmp_
     assert tcp.packets_orig >= 4 and tcp.packets_reply >= 3  # handshake, data, FIN each way
 
 
+def _wait_for_packet_socket(netns: str, timeout: float = 30.0) -> None:
+    """Until a packet socket is open in ``netns`` (``/proc/net/packet`` lists one per line
+    after its header): the capture has started, however long the command took to start."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        table = subprocess.run(
+            ["ip", "netns", "exec", netns, "cat", "/proc/net/packet"],
+            capture_output=True, text=True, timeout=10,
+        ).stdout  # fmt: skip
+        if len(table.splitlines()) > 1:
+            time.sleep(0.2)
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no capture started in {netns} within {timeout} s")
+
+
 def test_collect_capture_writes_the_flows_of_the_window(
     pair: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -141,7 +157,7 @@ def test_collect_capture_writes_the_flows_of_the_window(
     out = tmp_path / "capture.json"
     collect = subprocess.Popen(
         [sys.executable, "-m", "topomap", "collect", "--capture", "veth0", "--netns", a,
-         "--bpf", "ip", "--duration", "4s", "-o", str(out)],
+         "--bpf", "ip", "--duration", "8s", "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         cwd=Path(__file__).resolve().parents[3],
     )  # fmt: skip
@@ -151,7 +167,7 @@ def test_collect_capture_writes_the_flows_of_the_window(
     )  # fmt: skip
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
-        time.sleep(1.5)  # the capture is running by then
+        _wait_for_packet_socket(a)  # the command's capture is listening from here on
         client = subprocess.run(
             ["ip", "netns", "exec", a, "python3", "-c", CLIENT.format(A=A, B=B)],
             capture_output=True, text=True, timeout=30,
