@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from datetime import UTC, datetime, timedelta, timezone
 
 import networkx as nx
 import pytest
@@ -421,19 +422,46 @@ def test_nodeport_external_ip_and_load_balancer_are_recorded_as_the_service() ->
 
 
 def test_fast_edge_insertion_matches_networkx() -> None:
-    """graph._insert_edges writes networkx's adjacency directly; it must equal add_edges_from."""
+    """graph._insert_nodes / _insert_edges write networkx's adjacency directly; they must give
+    what add_nodes_from / add_edges_from give, in the same order."""
+    nodes = {"a": {"kind": "host"}, "b": {"kind": "pod", "ips": ["10.0.0.1"]}, "c": {}}
     edges = {
         ("a", "b", "tcp/80"): {"x": 1},
         ("a", "b", "tcp/443"): {"x": 2},
         ("b", "a", "udp/53"): {"x": 3},
         ("a", "a", "tcp"): {"x": 4},
+        ("c", "d", "tcp/9"): {"x": 5},  # d is no node yet: added on the way
     }
     fast, slow = nx.MultiDiGraph(), nx.MultiDiGraph()
-    for g in (fast, slow):
-        g.add_nodes_from(["a", "b", "c"])
+    graph._insert_nodes(fast, {n: dict(d) for n, d in nodes.items()})  # noqa: SLF001
+    slow.add_nodes_from((n, dict(d)) for n, d in nodes.items())
     graph._insert_edges(fast, {k: dict(v) for k, v in edges.items()})  # noqa: SLF001
     slow.add_edges_from((u, v, k, dict(d)) for (u, v, k), d in edges.items())
     assert nx.utils.graphs_equal(fast, slow)
+    assert list(fast.nodes(data=True)) == list(slow.nodes(data=True))
     assert dict(fast.pred["a"]) == dict(slow.pred["a"])
     assert fast.in_degree("a") == 2 and fast.out_degree("a") == 3
-    assert list(fast.edges(keys=True)) == list(slow.edges(keys=True))
+    assert list(fast.edges(keys=True, data=True)) == list(slow.edges(keys=True, data=True))
+    assert list(fast.in_edges("d", keys=True)) == [("c", "d", "tcp/9")]
+    fast.add_edge("c", "a", key="tcp/1")  # the graph stays an ordinary networkx graph
+    assert fast.number_of_edges() == 6 and fast.has_edge("c", "a", key="tcp/1")
+
+
+@pytest.mark.parametrize(
+    ("when", "text"),
+    [
+        (datetime(2026, 11, 28, 10, 0, 5, 999999, tzinfo=UTC), "2026-11-28T10:00:05Z"),
+        (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00Z"),
+        (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), "9999-12-31T23:59:59Z"),
+        (
+            datetime(2026, 11, 29, 1, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+            "2026-11-28T20:00:00Z",
+        ),
+        (
+            datetime(2026, 11, 28, 23, 59, 59, 500000, tzinfo=timezone(timedelta(hours=-1))),
+            "2026-11-29T00:59:59Z",
+        ),
+    ],
+)
+def test_format_time_is_utc_whole_seconds_fixed_width(when: datetime, text: str) -> None:
+    assert graph.format_time(when) == text

@@ -24,10 +24,18 @@ How a connection becomes an edge:
 Loopback and unspecified addresses only mean something on the host (and network namespace)
 that saw them, so they are qualified with it before keying.
 
-This is the hot path of every command: the per-connection loop avoids per-record allocations
-and function calls where it can, and the cyclic garbage collector is paused while it runs (it
-creates no cycles, and full collections over millions of young objects cost half the time).
-``benchmarks/graph_build.py`` measures it. Pure: snapshots in, graph out, no I/O.
+This is the hot path of every command, in four passes: index the inventory; merge the records
+into flows (:meth:`_Builder.add_connections`); sum the flows into edges
+(:meth:`_Builder.aggregate`); make the graph (:meth:`_Builder.assemble`). The loops avoid
+per-record allocations and function calls where they can (slotted internal objects, no
+constructor call per record, endpoint resolution memoised), networkx's adjacency is written
+directly, and the cyclic garbage collector is paused while it runs (it creates no cycles, and
+full collections over millions of young objects cost half the time). Merging flows into edges
+in the merge pass itself was considered and left out: a flow's endpoints and times can still
+change after its first record, first/last seen and the observer and service sets cannot be
+taken back out of an edge, and the second pass's own overhead (its loop and attribute reads)
+is under a sixth of the aggregation. ``benchmarks/graph_build.py`` measures it. Pure: snapshots
+in, graph out, no I/O.
 """
 
 from __future__ import annotations
@@ -145,8 +153,8 @@ class _Edge:
     """One edge's sums while flows are aggregated (internal; becomes the edge's attribute dict).
 
     A slotted object rather than the final dict: the per-flow updates are attribute reads and
-    writes instead of string-keyed dict operations, half the time of the aggregation
-    (benchmarks/graph_build.py), and the sets become sorted lists once, in :meth:`assemble`.
+    writes instead of string-keyed dict operations (which took twice as long), and the sets
+    become sorted lists once, in :meth:`_Builder.assemble`.
     """
 
     __slots__ = (
