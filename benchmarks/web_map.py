@@ -35,6 +35,7 @@ import argparse
 import os
 import platform
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import orjson
 
 from topomap import __version__, export, ids, views
 from topomap.model import NodeId
@@ -342,17 +344,25 @@ def settled_position(page: Any, node: str) -> tuple[float, float]:
     a user zooms in to click a node drawn one pixel wide): its rendered position plus the
     canvas' offset, equal on two animation frames in a row. (The script returns plain numbers:
     returning a Cytoscape collection would make Playwright serialise the whole graph.)"""
-    x, y = page.evaluate(
-        "(id) => new Promise(resolve => { let last = null;"
+    where = page.evaluate(
+        "(id) => new Promise(resolve => { let last = null; let frames = 0;"
         f" {CY}.zoom(1.5); {CY}.center({CY}.getElementById(id)); const step = () => {{"
-        f" const cy = {CY}; const p = cy.getElementById(id).renderedPosition();"
-        " const box = cy.container().getBoundingClientRect();"
+        f" const cy = {CY}; const n = cy.getElementById(id);"
+        " if (n.empty()) { resolve('gone'); return; }"
+        " const p = n.renderedPosition(); const box = cy.container().getBoundingClientRect();"
         " const now = [box.left + p.x, box.top + p.y];"
         " if (last && now[0] === last[0] && now[1] === last[1]) { resolve(now); }"
+        " else if (frames++ > 600) { resolve('moving'); }"
         " else { last = now; requestAnimationFrame(step); } }; step(); })",
         node,
     )
-    return float(x), float(y)
+    if isinstance(where, str):
+        raise SystemExit(f"node {node}: {where} (not settled after 600 frames, or not drawn)")
+    return float(where[0]), float(where[1])
+
+
+def progress(text: str) -> None:
+    print(f"  {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
 def measure_topomap(browser: Any, url: str, repeat: int) -> dict[str, Any]:
@@ -363,6 +373,7 @@ def measure_topomap(browser: Any, url: str, repeat: int) -> dict[str, Any]:
         ms = first_map(page, url, 60)
         assert ms is not None, "topomap's first map did not render in 60 s"
         firsts.append(ms)
+        progress(f"first map {ms:.0f} ms")
         context.close()
     context = browser.new_context(viewport={"width": 1500, "height": 900})
     page = context.new_page()
@@ -390,6 +401,7 @@ def measure_topomap(browser: Any, url: str, repeat: int) -> dict[str, Any]:
             " return ns[(i * 7) % ns.length].id(); }",
             i,
         )
+        progress(f"filter {filters[-1][0]:.0f}/{filters[-1][1]:.0f} ms; clicking {node}")
         x, y = settled_position(page, node)
         marker = f"id\t{node}"
         clicks.append(  # a real mouse click where the node is drawn
@@ -400,8 +412,45 @@ def measure_topomap(browser: Any, url: str, repeat: int) -> dict[str, Any]:
                 f"() => document.getElementById('details').innerText.includes({marker!r})",
             )
         )
+        progress(f"click {clicks[-1][0]:.0f}/{clicks[-1][1]:.0f} ms")
     context.close()
     return {"first": firsts, "filter": filters, "click": clicks, "drawn": drawn, "notice": notice}
+
+
+def reference_first_map(name: str, page_file: Path, timeout_s: float) -> float | None:
+    """First map of a reference page in a child process with its own server and Chromium,
+    killed (its whole process group) at ``timeout_s``: a layout run synchronously in the page
+    blocks the renderer, and with it every timeout Playwright could enforce from inside."""
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--reference-child", name, str(page_file), str(timeout_s)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, _ = child.communicate(timeout=timeout_s + 30)  # + the child's start-up
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        return None
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    return float(last) if last.replace(".", "", 1).isdigit() else None
+
+
+def reference_child(name: str, page_file: Path, timeout_s: float) -> None:
+    """The child side of :func:`reference_first_map`: prints the first map's milliseconds."""
+    from playwright.sync_api import sync_playwright
+
+    elements, layout, sheet = orjson.loads(page_file.read_bytes())
+    url = reference_server(name, elements, layout, sheet)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 900})
+        ms = first_map(context.new_page(), url, timeout_s)
+        print(f"{ms:.1f}" if ms is not None else "timeout", flush=True)
+        browser.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -411,7 +460,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reference-timeout", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="2,000 nodes, 10,000 edges")
+    parser.add_argument("--reference-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.reference_child:
+        name, page_file, timeout_s = args.reference_child
+        reference_child(name, Path(page_file), float(timeout_s))
+        return 0
     if args.quick:
         args.nodes, args.edges = 2_000, 10_000
     from playwright.sync_api import sync_playwright
@@ -440,19 +494,19 @@ def main(argv: list[str] | None = None) -> int:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
                 ours = measure_topomap(browser, url, args.repeat)
-                refs: dict[str, float | None] = {}
-                process = views.project(g, "process")
-                whole = unaggregated_elements(g)
-                n_edges = sum(1 for e in whole if "source" in e["data"])
-                for name, elements, layout, sheet in (
-                    ("naive", naive_elements(process), {"name": "cose", "animate": False}, None),
-                    ("unaggregated", whole, PRESET, style.stylesheet(edges=n_edges)),
-                ):
-                    ref_url = reference_server(name, elements, layout, sheet)
-                    context = browser.new_context(viewport={"width": 1500, "height": 900})
-                    refs[name] = first_map(context.new_page(), ref_url, args.reference_timeout)
-                    context.close()
                 browser.close()
+            refs: dict[str, float | None] = {}
+            process = views.project(g, "process")
+            whole = unaggregated_elements(g)
+            n_edges = sum(1 for e in whole if "source" in e["data"])
+            for name, elements, layout, sheet in (
+                ("unaggregated", whole, PRESET, style.stylesheet(edges=n_edges)),
+                ("naive", naive_elements(process), {"name": "cose", "animate": False}, None),
+            ):
+                page_file = Path(tmp) / f"{name}.json"
+                page_file.write_bytes(orjson.dumps([elements, layout, sheet]))
+                refs[name] = reference_first_map(name, page_file, args.reference_timeout)
+                progress(f"reference {name}: {refs[name]} ms")
         finally:
             proc.terminate()
             proc.wait(timeout=10)
