@@ -218,3 +218,40 @@ def test_init_policy_lists_every_peer_and_uncommented_allows_them(
     assert after.returncode == 0, after.stderr
     rules_after = {f["rule"] for f in orjson.loads(after.stdout)["findings"]}
     assert not rules_after & {"TM-EXT-EGRESS", "TM-EXT-INGRESS", "TM-EXPOSURE"}
+
+
+def test_host_port_is_an_exposure_until_declared(tmp_path: Path) -> None:
+    import dataclasses
+
+    from topomap import model
+
+    snaps = scenario.snapshots()
+    cluster = snaps[0]
+    web = next(p for p in cluster.pods if p.labels["app"] == "web")
+    exposed = dataclasses.replace(
+        web,
+        containers=(
+            model.PodContainer(name="web", ports=(model.ContainerPort(port=8443, host_port=443),)),
+        ),
+    )
+    pods = tuple(exposed if p is web else p for p in cluster.pods)
+    snaps[0] = dataclasses.replace(cluster, pods=pods)
+
+    def exposures(text: str) -> set[str]:
+        policy = policy_file.parse_policy_file(text, origin="t", known_rules=rules.RULE_IDS)
+        ctx = context.build_context(snaps, policy, manifests=[scenario.write_policies(tmp_path)])
+        return {
+            f.message
+            for f in analyze.analyze(ctx, today=TODAY)
+            if f.rule == "TM-EXPOSURE" and f.details.get("exposure") == "hostPort"
+        }
+
+    assert exposures(scenario.POLICY_FILE) == {
+        "shop/Deployment/web publishes hostPort 443/tcp (container port 8443) that is not a "
+        "declared entry point"
+    }
+    declared = scenario.POLICY_FILE + (
+        "entry_points:\n  - id: web-host\n    workload: shop/Deployment/web\n    ports: [443]\n"
+        "    owner: web\n    reason: node-local TLS\n"
+    )
+    assert exposures(declared) == set()

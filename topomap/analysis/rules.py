@@ -277,6 +277,19 @@ def check_unprotected(ctx: Context) -> Iterator[Hit]:
 # --- exposure -------------------------------------------------------------------------------
 
 
+def _declared_workload_port(policy: pf.PolicyFile, group: str, port: int) -> bool:
+    """Whether an entry point names this workload (glob) and port (or any port)."""
+    if not group.startswith("workload:"):
+        return False
+    workload = group.partition(":")[2]
+    return any(
+        p.workload
+        and fnmatch.fnmatchcase(workload, p.workload)
+        and (not p.ports or port in p.ports)
+        for p in policy.entry_points
+    )
+
+
 def check_exposure(ctx: Context) -> Iterator[Hit]:
     """A Service of type NodePort or LoadBalancer or with externalIPs, a container hostPort, or a
     listening socket of a hostNetwork pod on a non-loopback address, that is not a declared
@@ -300,16 +313,8 @@ def check_exposure(ctx: Context) -> Iterator[Hit]:
                 details={"exposure": ", ".join(kinds), "node_ports": ports},
             )
     for pod, protocol, port, host_port in sorted(ctx.host_ports):
-        attrs = ctx.pods.get(pod, {})
-        group = attrs.get("workload") or pod
-        workload = group.partition(":")[2] if group.startswith("workload:") else None
-        if any(
-            p.workload
-            and workload
-            and fnmatch.fnmatchcase(workload, p.workload)
-            and (not p.ports or host_port in p.ports)
-            for p in policy.entry_points
-        ):
+        group = ctx.pods.get(pod, {}).get("workload") or pod
+        if _declared_workload_port(policy, group, host_port):
             continue
         yield Hit(
             subject=(group, pod),
@@ -320,14 +325,7 @@ def check_exposure(ctx: Context) -> Iterator[Hit]:
         )
     for owner, protocol, ip, port in sorted(set(ctx.listeners)):
         group = ctx.pods.get(owner, {}).get("workload") or owner
-        workload = group.partition(":")[2] if group.startswith("workload:") else None
-        if any(
-            p.workload
-            and workload
-            and fnmatch.fnmatchcase(workload, p.workload)
-            and (not p.ports or port in p.ports)
-            for p in policy.entry_points
-        ):
+        if _declared_workload_port(policy, group, port):
             continue
         yield Hit(
             subject=(group, owner),
