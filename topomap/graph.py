@@ -604,8 +604,9 @@ def _insert_edges(graph: nx.MultiDiGraph, edges: dict[EdgeId, dict[str, Any]]) -
         if keydict is None:
             if v not in pred:  # as above
                 graph.add_node(v)
-            keydict = out[v] = pred[v][u] = {}
-        keydict[key] = attrs
+            out[v] = pred[v][u] = {key: attrs}  # made with its entry: no growing from empty
+        else:
+            keydict[key] = attrs
     for (u, v, key), attrs in edges.items():  # one edge read back through the public API
         if graph.edges[u, v, key] is not attrs or graph.pred[v][u][key] is not attrs:
             raise RuntimeError("networkx adjacency layout changed: edge insertion lost edges")
