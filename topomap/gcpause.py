@@ -37,12 +37,14 @@ def _promote_survivors() -> None:
     ``gc.enable()`` would collect the young generation, which by then holds everything the block
     made and kept (a graph build: over a million dicts and lists, about 0.25 s). The survivors
     then move to the middle generation and, ten young collections later, to the oldest one,
-    which triggers a full collection over the whole heap: about 2 s of the next 200,000
-    allocations after a 500,000-connection build. None of this finds anything, as the block made
-    no cycles. ``gc.freeze()`` followed by ``gc.unfreeze()`` splices all tracked objects into the
-    oldest generation and resets the young count instead; the next full collection still
-    examines them. Skipped when objects are frozen already (a pre-fork server's): unfreezing
-    would release those too.
+    which triggers a full collection over the whole heap: 2 to 3 s of the next 200,000
+    allocations after a 500,000-connection build. None of this frees anything the block made,
+    as it made no cycles. ``gc.freeze()`` followed by ``gc.unfreeze()`` splices all tracked
+    objects into the oldest generation and resets the young count instead; the next full
+    collection still examines them. Young objects the caller made before the block move with
+    them, so a cycle among those is freed by that full collection rather than a young one.
+    Skipped when objects are frozen already (a pre-fork server's): unfreezing would release
+    those too.
     """
     if gc.get_freeze_count() == 0:
         gc.freeze()
