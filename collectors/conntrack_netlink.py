@@ -9,7 +9,9 @@ not care which source answered. It does not build snapshot objects (``to_connect
 * :func:`read_conntrack` is one poll: a netlink dump of the table, or, when netlink is refused
   and fallback is allowed, ``/proc/net/nf_conntrack`` through the text parser; the result says
   which source answered and why the other did not.
-* :func:`dump_conntrack` is the netlink dump alone (both address families, one request).
+* :func:`dump_conntrack` is the netlink dump alone (both address families, one request). It is
+  received on a second thread while the caller's thread decodes: the kernel produces each
+  buffer inside ``recv`` without the GIL, so its part of a poll overlaps with decoding.
 * :class:`ConntrackEvents` subscribes to NEW and DESTROY events, so a connection that opens and
   closes between two polls is still seen; it keeps one record per connection, bounded.
 * :func:`netns_path` names a namespace: ``None`` (the caller's), ``/run/netns/NAME`` (made by
@@ -36,9 +38,11 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import queue
 import select
 import socket
 import struct
+import threading
 from collections import Counter
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
@@ -227,28 +231,107 @@ def _paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+#: How often a dump's receiving thread looks up from a ``recv`` that gets nothing (seconds):
+#: only when the end of the dump was not where it is expected (see :func:`_receive`).
+_RECEIVER_WAKEUP = 0.2
+
+
+def _ends_dump(buf: bytearray, size: int, seq: int) -> bool:
+    """Whether a buffer of dump ``seq`` is its last: ends with ``NLMSG_DONE``, or is an error.
+
+    The kernel puts ``NLMSG_DONE`` (a 20-byte message) last in the final buffer of a dump, and
+    answers a refused dump with a buffer holding one ``NLMSG_ERROR``. This only decides when the
+    receiving thread stops reading; the decoder still finds the end itself.
+    """
+    if size >= 16 and decode.NLMSG_HDR.unpack_from(buf, 0)[1] == decode.NLMSG_ERROR:
+        return True
+    if size < 20:
+        return False
+    length, msg_type, _flags, msg_seq, _port = decode.NLMSG_HDR.unpack_from(buf, size - 20)
+    return bool(length == 20 and msg_type == decode.NLMSG_DONE and msg_seq == seq)
+
+
+_Received = tuple[bytearray, int] | OSError | None
+
+
+def _receive(
+    sock: socket.socket, seq: int, out: queue.SimpleQueue[_Received], stop: threading.Event
+) -> None:
+    """The receiving half of a dump, run on its own thread while the caller decodes.
+
+    The kernel fills the next buffer of a dump inside ``recv`` (``netlink_recvmsg`` calls
+    ``netlink_dump``), which runs without the GIL; on its own thread that work (about a third
+    of a poll) overlaps with decoding the buffer before. Puts ``(buffer, size)`` pairs on
+    ``out``, then ``None`` after the buffer that ends the dump, or the ``OSError`` that ended
+    reading; an empty read (the socket shut down) ends it too. Stops early when ``stop`` is
+    set (the caller has what it needs, or failed).
+    """
+    try:
+        while not stop.is_set():
+            buf = bytearray(_RECV_SIZE)
+            try:
+                size = sock.recv_into(buf)
+            except TimeoutError:
+                continue
+            out.put((buf, size))
+            if size == 0 or _ends_dump(buf, size, seq):
+                break
+    except OSError as exc:
+        out.put(exc)
+        return
+    out.put(None)
+
+
 def _dump(sock: socket.socket, path: str | None) -> tuple[list[ConntrackEntry], dict[str, int]]:
+    """Request a dump on ``sock`` and decode it, receiving on a second thread (see _receive)."""
     seq = 1
     sock.send(decode.dump_request(seq))
     decoder = decode.Decoder()
     addresses: dict[bytes, str] = {}
     entries: list[ConntrackEntry] = []
     skipped: dict[str, int] = {}
-    buf = bytearray(_RECV_SIZE)
-    view = memoryview(buf)
-    while True:
-        n = sock.recv_into(view)
+
+    def done(buf: bytearray, size: int) -> bool:
+        if size == 0:
+            raise CollectorFailed(
+                f"conntrack: netlink dump in {_where(path)} ended without NLMSG_DONE "
+                f"after {len(entries)} entries"
+            )
         try:
-            offset = decoder.decode_all(buf, n, seq, addresses, entries, skipped)
+            offset = decoder.decode_all(buf, size, seq, addresses, entries, skipped)
         except decode.Malformed as exc:
             raise CollectorFailed(f"conntrack: netlink dump in {_where(path)}: {exc}") from None
-        if offset >= 0:
-            length, msg_type = decode.NLMSG_HDR.unpack_from(buf, offset)[:2]
-            if length >= 20:
-                _check_error(buf, offset, path)  # an NLMSG_ERROR, or a DONE carrying an error
-            if msg_type == decode.NLMSG_DONE:
+        if offset < 0:
+            return False
+        length, msg_type = decode.NLMSG_HDR.unpack_from(buf, offset)[:2]
+        if length >= 20:
+            _check_error(buf, offset, path)  # an NLMSG_ERROR, or a DONE carrying an error
+        if msg_type == decode.NLMSG_DONE:
+            return True
+        raise CollectorFailed(f"conntrack: netlink dump in {_where(path)}: unexpected ack")
+
+    sock.settimeout(_RECEIVER_WAKEUP)
+    received: queue.SimpleQueue[_Received] = queue.SimpleQueue()
+    stop = threading.Event()
+    receiver = threading.Thread(
+        target=_receive, args=(sock, seq, received, stop), name="conntrack-dump", daemon=True
+    )
+    receiver.start()
+    try:
+        while (item := received.get()) is not None:
+            if isinstance(item, OSError):
+                raise item
+            if done(*item):
                 return entries, skipped
-            raise CollectorFailed(f"conntrack: netlink dump in {_where(path)}: unexpected ack")
+    finally:
+        stop.set()
+        receiver.join()
+    # The receiver took a buffer for the last one that was not: read the rest here.
+    sock.settimeout(None)
+    buf = bytearray(_RECV_SIZE)
+    while not done(buf, sock.recv_into(buf)):
+        pass
+    return entries, skipped
 
 
 def read_proc_conntrack(netns: str | None = None, pid: int | None = None) -> ConntrackText:
