@@ -15,10 +15,11 @@ does, in batches of ``IPCTNL_MSG_CT_NEW`` netlink messages: 70% IPv4 TCP ESTABLI
 and then measures, each step in a fresh ``spawn`` child so its peak RSS is its own:
 
 1. **parse, /proc format** and **parse, conntrack -L format**: ``parse_conntrack_text`` on the
-   text (read before the clock starts). Parsing checks every line in C with one regular
-   expression, counts what it skips (with line numbers) and knows the number of entries; the
-   entries themselves are built when the result is iterated, so that is timed as a second
-   figure, **build all entries** (``list(table)``), and the sum is reported too.
+   text (read before the clock starts), once with the C parser of the common lines (when it is
+   built) and once in pure Python (``TOPOMAP_PURE_PYTHON=1``). Parsing checks every line,
+   counts what it skips (with line numbers) and knows the number of entries; the entries
+   themselves are built when the result is iterated, timed as **build all entries**
+   (``list(table)``); the target is checked against the sum, **parse + build**.
 2. **netlink poll**: ``dump_conntrack(namespace)`` (socket in the namespace, dump request,
    every message decoded into a ``ConntrackEntry``), repeated ``--polls`` times in the same
    process; the RSS after each poll (the previous poll's entries dropped) shows whether memory
@@ -30,7 +31,8 @@ this machine is shared: when other work runs the wall time of the same step vari
 its CPU time much less. Without root (no namespace) only the text parsers run, on text
 generated in the same shapes (``--synthetic``).
 
-Targets (from the issue): parsing text at 500,000 entries/s or more; a full poll of a
+Targets (from the issue): parsing text at 500,000 entries/s or more (every entry built, with
+the C parser when it is built); a full poll of a
 262,144-entry live table in under 2 s; memory that does not grow with the number of polls.
 
 Commands::
@@ -82,10 +84,17 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, dict[str, Any]]:
     }
 
 
-def run_parse(path: str) -> dict[str, Any]:
-    """Parse one text file (read first, not timed), then build every entry."""
-    from collectors.conntrack_text import parse_conntrack_text
+def run_parse(path: str, pure: bool) -> dict[str, Any]:
+    """Parse one text file (read first, not timed), then build every entry.
 
+    ``pure``: without the C parser of the common lines (``TOPOMAP_PURE_PYTHON=1``).
+    """
+    if pure:
+        os.environ["TOPOMAP_PURE_PYTHON"] = "1"  # read when the module is imported, just below
+    from collectors.conntrack_text import parse_conntrack_text, text_parser
+
+    if not pure and text_parser() != "C":
+        return {"missing": True}
     text = Path(path).read_text()
     table, parse = _timed(lambda: parse_conntrack_text(text))
     entries, build = _timed(lambda: list(table))
@@ -275,14 +284,22 @@ def main(argv: list[str] | None = None) -> int:
             (tmp / "proc.txt").write_text(synthetic(n, True, args.seed))
             (tmp / "cli.txt").write_text(synthetic(n, False, args.seed))
         for name in ("proc", "cli"):
-            runs = [in_child(run_parse, str(tmp / f"{name}.txt")) for _ in range(args.repeat)]
-            results[f"parse_{name}"] = {
-                "parse": _best([r["parse"] for r in runs]),
-                "build": _best([r["build"] for r in runs]),
-                "entries": runs[0]["entries"],
-                "skipped": runs[0]["skipped"],
-            }
-            print(f"  parse {name}: {runs[0]['entries']:,} entries, skipped {runs[0]['skipped']}")
+            for impl, pure in (("c", False), ("py", True)):
+                path = str(tmp / f"{name}.txt")
+                runs = [in_child(run_parse, path, pure) for _ in range(args.repeat)]
+                if runs[0].get("missing"):
+                    print("  the C parser is not built: text parsed in Python only")
+                    continue
+                results[f"parse_{name}_{impl}"] = {
+                    "parse": _best([r["parse"] for r in runs]),
+                    "build": _best([r["build"] for r in runs]),
+                    "entries": runs[0]["entries"],
+                    "skipped": runs[0]["skipped"],
+                }
+                print(
+                    f"  parse {name} ({impl}): {runs[0]['entries']:,} entries, "
+                    f"skipped {runs[0]['skipped']}"
+                )
     _report(n, results, live)
     return 0
 
@@ -293,7 +310,13 @@ def _report(n: int, results: dict[str, Any], live: bool) -> None:
         f"{'':<34} {'wall s':>7} {'CPU s':>7} {'entries/s':>11} {'per CPU s':>11} {'peak RSS':>9}"
     )
     print("-" * 84)
-    for name, label in (("parse_proc", "/proc format"), ("parse_cli", "conntrack -L format")):
+    rows = [
+        (f"parse_{fmt}_{impl}", f"{label}, {how}")
+        for impl, how in (("c", "C"), ("py", "Python"))
+        for fmt, label in (("proc", "/proc"), ("cli", "conntrack -L"))
+        if f"parse_{fmt}_{impl}" in results
+    ]
+    for name, label in rows:
         r = results[name]
         both = {
             "seconds": r["parse"]["seconds"] + r["build"]["seconds"],
@@ -317,12 +340,19 @@ def _report(n: int, results: dict[str, Any], live: bool) -> None:
         # A leak adds about the same each poll; allocator arenas settle within the first polls.
         settled = max(rss[: max(2, len(rss) // 2 + 1)])
         grows = rss[-1] - settled > 8 * 1024
+    # The target is for parsing: every line read and every entry built (as a caller gets them).
+    impl = "c" if "parse_proc_c" in results else "py"
     parse_rate = min(
-        results[name]["entries"] / results[name]["parse"]["seconds"]
-        for name in ("parse_proc", "parse_cli")
+        results[name]["entries"]
+        / (results[name]["parse"]["seconds"] + results[name]["build"]["seconds"])
+        for name in (f"parse_proc_{impl}", f"parse_cli_{impl}")
     )
     print()
-    print(f"target: parse text at >= {TEXT_TARGET:,} entries/s: {yes(parse_rate >= TEXT_TARGET)}")
+    print(
+        f"target: parse text (every entry built) at >= {TEXT_TARGET:,} entries/s: "
+        f"{yes(parse_rate >= TEXT_TARGET)} ({parse_rate:,.0f}/s, "
+        f"{'C parser' if impl == 'c' else 'pure Python'})"
+    )
     if live:
         print(
             f"target: full netlink poll of {best['entries']:,} entries under {POLL_TARGET} s: "

@@ -31,20 +31,39 @@ Decisions:
   ...) after the tuples are ignored, so newer kernels and tools still parse.
 * The parsers never raise on a bad line: :func:`parse_conntrack_line` gives ``None``,
   :func:`parse_conntrack_text` counts the line under its reason.
-* Speed: one ``str.split`` per line, fields read by position and checked by slice comparison,
-  no regular expressions, and the tuples are plain named tuples (a frozen dataclass costs an
-  ``object.__setattr__`` call per field); the model's ``FlowTuple`` is built only in
-  :func:`to_connection`.
+* Speed: a whole text is read in three layers. The lines of the common shapes (every line the
+  kernel and ``conntrack -L`` print for TCP, UDP, SCTP and ICMP) are read by the optional C
+  module ``collectors._conntrack_speedups`` (built by ``setup.py`` when a compiler is there),
+  else by one regular expression run over the whole text; every other line goes to the
+  per-line parser, which is the reference: the three agree on every line (a property test
+  checks it). Set ``TOPOMAP_PURE_PYTHON=1`` to leave the C module out. The per-line parser does
+  one ``str.split`` and reads fields by position; the tuples are plain named tuples (a frozen
+  dataclass costs an ``object.__setattr__`` call per field); the model's ``FlowTuple`` is built
+  only in :func:`to_connection`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection, Iterator
 from datetime import datetime
 from typing import Literal, NamedTuple
 
 from topomap import model
+
+try:  # the optional C parser of the common line shapes; see the module docstring
+    from collectors import _conntrack_speedups as _speedups
+except ImportError:  # not built (no C compiler when installed): the same results, in Python
+    _speedups = None  # type: ignore[assignment]
+if os.environ.get("TOPOMAP_PURE_PYTHON"):
+    _speedups = None  # type: ignore[assignment]
+
+
+def text_parser() -> Literal["C", "Python"]:
+    """Which reader whole texts get for their common lines: the C module, or Python."""
+    return "Python" if _speedups is None else "C"
+
 
 Family = Literal[4, 6]
 
@@ -315,7 +334,7 @@ def _line_skip(line: str) -> ConntrackEntry | str | None:
 # (other tokens, odd spacing, bad numbers, cut lines, unsupported protocols) falls to the
 # per-line parser above, which decides what it is. The possessive quantifiers never change what
 # matches here (each is followed by a character its class excludes); they only stop backtracking.
-_NUM = "[0-9]++"
+_NUM = "[0-9]{1,4000}+"  # int() refuses more than 4,300 digits: per-line ("bad number")
 _ADDR = "[0-9a-fA-F.:]++"
 
 
@@ -421,7 +440,7 @@ class ConntrackText(Collection[ConntrackEntry]):
     full copies of the table, and ``len()`` and the skip counts are known before any is built.
     """
 
-    __slots__ = ("_text", "_count", "_fast_lines", "_slow", "skipped", "bad_lines")
+    __slots__ = ("_text", "_count", "_fast_lines", "_slow", "_compiled", "skipped", "bad_lines")
 
     def __init__(
         self,
@@ -431,7 +450,9 @@ class ConntrackText(Collection[ConntrackEntry]):
         slow: list[tuple[int, ConntrackEntry]],
         skipped: dict[str, int],
         bad_lines: dict[str, list[int]],
+        compiled: bool = False,
     ) -> None:
+        self._compiled = compiled
         self._text = text
         self._count = count
         self._fast_lines = fast_lines
@@ -445,6 +466,8 @@ class ConntrackText(Collection[ConntrackEntry]):
         return self._count
 
     def __iter__(self) -> Iterator[ConntrackEntry]:
+        if self._compiled:
+            return _built(self._text, self._slow)
         if not self._slow:
             return _entries(self._text)
         return self._merged()
@@ -504,15 +527,19 @@ def parse_conntrack_text(text: str, *, line_numbers: int = 10) -> ConntrackText:
     >>> [(e.protocol, e.original.dport, e.unreplied) for e in table]
     [('udp', 53, True)]
     """
-    rows = _VALID.findall(text)
-    # rows[i] is line i: (icmp number, "u" when the line has a common shape, else the line).
-    others = [i for i, row in enumerate(rows) if row[2]]
-    count = len(rows) - len(others) - rows.count(("", "", ""))
+    scanned = _speedups.scan(text) if _speedups is not None else None
+    if scanned is not None:
+        count, others = scanned
+    else:
+        rows = _VALID.findall(text)
+        # rows[i] is line i: (icmp number, "u" when the line has a common shape, else the line).
+        others = [(i, row[2]) for i, row in enumerate(rows) if row[2]]
+        count = len(rows) - len(others) - rows.count(("", "", ""))
     slow: list[tuple[int, ConntrackEntry]] = []
     skipped: dict[str, int] = {}
     bad_lines: dict[str, list[int]] = {}
-    for i in others:
-        result = _line_skip(rows[i][2])
+    for i, line in others:
+        result = _line_skip(line)
         if result is None:
             continue
         if isinstance(result, str):
@@ -522,8 +549,37 @@ def parse_conntrack_text(text: str, *, line_numbers: int = 10) -> ConntrackText:
                 numbers.append(i + 1)
         else:
             slow.append((i, result))
+    if scanned is not None:
+        return ConntrackText(text, count + len(slow), None, slow, skipped, bad_lines, True)
     fast_lines = [i for i, row in enumerate(rows) if row[1]] if slow else None
     return ConntrackText(text, count + len(slow), fast_lines, slow, skipped, bad_lines)
+
+
+_CHUNK = 4096
+_PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")  # in the C module's order
+
+
+def _built(text: str, slow: list[tuple[int, ConntrackEntry]]) -> Iterator[ConntrackEntry]:
+    """Every entry of ``text`` in line order: the common shapes built by the C module, in
+    chunks of :data:`_CHUNK`, with the per-line parser's entries (``slow``) in between."""
+    build = _speedups.build
+    pos = line = 0
+    for barrier, between in [*slow, (-1, None)]:
+        finished = False
+        while not finished:
+            chunk, pos, line, finished = build(
+                text,
+                pos,
+                line,
+                _CHUNK,
+                barrier,
+                ConntrackEntry,
+                ConntrackTuple,
+                _PROTOCOLS,
+            )
+            yield from chunk
+        if between is not None:
+            yield between
 
 
 def to_connection(

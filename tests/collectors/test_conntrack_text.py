@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections import Counter
 from datetime import UTC, datetime
+from types import ModuleType
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from collectors import conntrack_text
 from collectors.conntrack_text import (
     ConntrackEntry,
     ConntrackTuple,
@@ -17,6 +23,30 @@ from collectors.conntrack_text import (
     to_connection,
 )
 from topomap import model
+
+_C_PARSER: ModuleType | None
+try:
+    from collectors import _conntrack_speedups as _C_PARSER
+except ImportError:
+    _C_PARSER = None
+
+
+@pytest.fixture(autouse=True, params=["C", "Python"])
+def implementation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the C parser of the common lines and with the pure-Python path."""
+    if request.param == "C":
+        if _C_PARSER is None and os.environ.get("TOPOMAP_REQUIRE_C_PARSER"):
+            pytest.fail("TOPOMAP_REQUIRE_C_PARSER is set, but the C parser was not built")
+        if _C_PARSER is None:
+            pytest.skip(
+                "the C parser collectors._conntrack_speedups is not built (no C compiler or "
+                "Python headers when topomap was installed)"
+            )
+        monkeypatch.setattr(conntrack_text, "_speedups", _C_PARSER)
+    else:
+        monkeypatch.setattr(conntrack_text, "_speedups", None)
+    return str(request.param)
+
 
 V6_POD = "fd00:0010:0244:0001:0000:0000:0000:0005"
 V6_SVC = "fd00:0010:0096:0000:0000:0000:0000:0020"
@@ -539,3 +569,109 @@ def test_skip_warnings_name_line_numbers() -> None:
         "/proc/net/nf_conntrack: 13 lines skipped (malformed): lines 2, 5, 6 and 10 more",
         "/proc/net/nf_conntrack: 1 line skipped (truncated): line 4",
     ]
+
+
+# Lines at the edges of the common shapes, where a whole-text reader (the C module or the
+# regular expression) could disagree with the per-line parser.
+_BASE = CASES[0][1]
+EDGE_LINES = [
+    _BASE,
+    _BASE + "\t\r",  # trailing whitespace the kernel never writes, but editors do
+    _BASE + " id=77",
+    _BASE.replace(" use=2", " use=2  id=77  "),
+    _BASE.replace("sport=40000", "sport=\t40000"),
+    _BASE.replace("sport=40000 ", "sport=40000\t"),
+    _BASE.replace("ESTABLISHED", "ESTABLISHED\r"),
+    _BASE.replace("ipv4     2", "ipv4     20"),
+    _BASE.replace("ipv4     2 tcp", "ipv4 tcp"),
+    _BASE.replace("ipv4     2 tcp      6", "ipv6     10 tcp      6"),
+    _BASE.replace("ipv4     2 tcp      6", "tcp      66"),
+    _BASE.replace("ipv4     2 tcp      6", "tcp      13"),
+    _BASE.replace("ipv4     2 tcp      6", "ipv4     2 ipv4     6"),
+    _BASE.replace("ipv4     2 tcp", "ipv4     2 TCP"),
+    _BASE.replace("bytes=1000", "bytes=" + "9" * 25),  # beyond 64 bits
+    _BASE.replace("bytes=1000", "bytes=" + "9" * 5000),  # beyond int()'s digit limit
+    _BASE.replace("431999", "00431999"),
+    _BASE.replace("mark=0 zone=0", "mark=0 secctx=system_u:object_r:unlabeled_t:s0 zone=3"),
+    _BASE.replace("mark=0 zone=0", "mark=0 secctx=\u00e9t\u00e9 zone=3"),
+    _BASE.replace("[ASSURED] mark=0 zone=0", "zone=5 [ASSURED] mark=0 zone=6"),
+    _BASE.replace("[ASSURED] mark=0 zone=0", "zone=5 [ASSURED] mark=0"),
+    _BASE.replace("dport=7070 packets=10", "dport=7070 zone=4 packets=10").replace(" zone=0", ""),
+    _BASE.replace("packets=10 bytes=1000 ", "packets=10 "),
+    _BASE.replace("[ASSURED]", "[UNREPLIED]"),
+    _BASE.replace("src=10.244.1.7", "src=10.244.1.7\u00a0"),
+    _BASE.replace("src=10.244.1.7", "src=10.244.1.7x"),
+    _BASE.replace("10.244.0.5", "FD00::5"),
+    _BASE.replace("use=2", "use=2 delta-time=5"),
+    _BASE.replace("zone=0 use=2", "zone=0 delta-time=5 use=2"),
+    "icmp     1 29 src=10.0.0.1 dst=10.0.0.2 type=8 code=0 id=1 src=10.0.0.2 dst=10.0.0.1 "
+    "type=0 code=0 id=1 mark=0 use=1",
+    "icmpv6   58 29 src=fd00::1 dst=fd00::2 type=128 code=0 id=9 src=fd00::2 dst=fd00::1 "
+    "type=129 code=0 id=9 mark=0 use=1",
+    "icmp     1 29 src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 src=10.0.0.2 dst=10.0.0.1 "
+    "sport=2 dport=1 mark=0 use=1",
+    "sctp     132 3 COOKIE_WAIT src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 [UNREPLIED] "
+    "src=10.0.0.2 dst=10.0.0.1 sport=2 dport=1 mark=0 zone=0 use=1",
+    "",
+    "   ",
+    "\t",
+]
+
+
+@pytest.mark.parametrize("ending", ["\n", "", "\r\n"])
+def test_whole_text_readers_agree_with_the_line_parser_at_the_edges(ending: str) -> None:
+    text = "\n".join(EDGE_LINES) + ending
+    table = parse_conntrack_text(text)
+    lines = text.split("\n")
+    expected = [e for e in map(parse_conntrack_line, lines) if e is not None]
+    assert list(table) == expected
+    assert list(table) == expected  # iterated twice: built again from the text
+    assert len(table) == len(expected)
+    bad = [n for n, line in enumerate(lines, 1) if parse_conntrack_line(line) is None]
+    bad = [n for n in bad if lines[n - 1].strip()]
+    assert sum(table.skipped.values()) == len(bad)
+    assert {n for numbers in table.bad_lines.values() for n in numbers} <= set(bad)
+    reasons = [conntrack_text._line_skip(line) for line in lines]
+    assert table.skipped == dict(Counter(r for r in reasons if isinstance(r, str)))
+    assert table.skipped["bad number"] == 2  # the 5,000-digit counter, "sport=\t40000"
+
+
+def test_text_beyond_latin_1_is_read_in_python() -> None:
+    """The C module reads one-byte-per-character text; anything else takes the Python path."""
+    text = CASES[0][1] + "\n# \u2603 a comment the kernel never writes\n" + CASES[0][1] + "\n"
+    table = parse_conntrack_text(text)
+    assert list(table) == [CASES[0][2], CASES[0][2]]
+    assert table.skipped == {"malformed": 1}
+
+
+def test_large_table_in_chunks_keeps_line_order() -> None:
+    """More lines than one C chunk, with per-line-parser entries in between."""
+    odd = "udp 17 29 src=10.0.0.1 dst=10.0.0.2 sport=1 dport=2 src=10.0.0.2 dst=10.0.0.1 " + (
+        "sport=2 dport=1 [UNREPLIED] mark=0 use=1"  # UNREPLIED after the reply: per-line only
+    )
+    lines = []
+    for i in range(10_000):
+        lines.append(CASES[0][1].replace("sport=40000", f"sport={i}"))
+        if i % 3000 == 0:
+            lines.append(odd.replace("sport=1 ", f"sport={100000 + i} "))
+    table = parse_conntrack_text("\n".join(lines))
+    got = list(table)
+    assert got == [parse_conntrack_line(line) for line in lines]
+    assert len(table) == len(lines) == 10_004
+
+
+def test_pure_python_can_be_chosen(implementation: str) -> None:
+    if implementation == "Python":
+        pytest.skip("one run is enough")
+    code = "from collectors.conntrack_text import text_parser; print(text_parser())"
+    for env, expected in (({"TOPOMAP_PURE_PYTHON": "1"}, "Python"), ({}, "C")):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, **env}
+            if env
+            else {k: v for k, v in os.environ.items() if k != "TOPOMAP_PURE_PYTHON"},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert done.stdout.strip() == expected
