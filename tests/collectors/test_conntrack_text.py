@@ -675,3 +675,26 @@ def test_pure_python_can_be_chosen(implementation: str) -> None:
             check=True,
         )
         assert done.stdout.strip() == expected
+
+
+@st.composite
+def mangled_lines(draw: st.DrawFn) -> str:
+    """A valid line with up to five random edits of any one-byte character (a C reader's
+    bounds and every branch of its grammar, against the per-line parser)."""
+    line = draw(conntrack_lines())
+    for _ in range(draw(st.integers(min_value=0, max_value=5))):
+        i = draw(st.integers(min_value=0, max_value=len(line)))
+        cut = draw(st.integers(min_value=0, max_value=3))
+        byte = st.characters(max_codepoint=255, exclude_characters="\n")
+        insert = draw(st.text(byte, max_size=3))
+        line = line[:i] + insert + line[i + cut :]
+    return line
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(mangled_lines(), min_size=1, max_size=8), st.sampled_from(["", "\n"]))
+def test_mangled_text_whole_and_per_line_agree(lines: list[str], ending: str) -> None:
+    table = parse_conntrack_text("\n".join(lines) + ending)
+    expected = [e for e in map(parse_conntrack_line, lines) if e is not None]
+    assert list(table) == expected
+    assert len(table) == len(expected)
