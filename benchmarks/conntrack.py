@@ -24,7 +24,11 @@ and then measures, each step in a fresh ``spawn`` child so its peak RSS is its o
    every message decoded into a ``ConntrackEntry``), repeated ``--polls`` times in the same
    process; the RSS after each poll (the previous poll's entries dropped) shows whether memory
    grows with polls.
-3. **/proc poll**: the fallback, ``read_proc_conntrack`` plus building every entry.
+3. **collector poll**: what the collector does at each poll of ``--duration``: the dump, each
+   entry folded into the connections seen so far (``Sightings``); the polls after the first
+   (which sees every connection for the first time) are the steady state. The
+   ``Connection`` objects are built once, at the end, timed separately.
+4. **/proc poll**: the fallback, ``read_proc_conntrack`` plus building every entry.
 
 Times are wall-clock (best of ``--repeat``) with the process's CPU time beside them, because
 this machine is shared: when other work runs the wall time of the same step varies by 2-3x,
@@ -122,6 +126,33 @@ def run_netlink(namespace: str, polls: int) -> dict[str, Any]:
         gc.collect()
         rss_after.append(rss_kib())
     return {"runs": runs, "rss_after": rss_after}
+
+
+def run_collector(namespace: str, polls: int) -> dict[str, Any]:
+    """What the conntrack collector does in ``--duration`` mode: ``polls`` polls, each a dump
+    folded into the connections seen so far, then the Connections built once at the end."""
+    from datetime import UTC, datetime
+
+    from collectors.conntrack import Sightings
+    from collectors.conntrack_netlink import dump_conntrack
+
+    seen = Sightings("0")
+    runs = []
+
+    def poll() -> int:
+        when = datetime.now(UTC)
+        read = dump_conntrack(namespace)
+        for entry in read.entries:
+            seen.add(entry, when, when)
+        return len(read.entries)
+
+    for _ in range(polls):
+        entries, stats = _timed(poll)
+        stats["entries"] = entries
+        runs.append(stats)
+    connections, build = _timed(lambda: list(seen.connections()))
+    build["entries"] = len(connections)
+    return {"runs": runs, "build": build}
 
 
 def run_proc(namespace: str) -> dict[str, Any]:
@@ -279,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
                         f"  netlink poll {i}: {run['seconds']:.3f} s (CPU {run['cpu']:.3f} s), "
                         f"{run['entries']:,} entries, RSS after {mb(polls['rss_after'][i - 1])}"
                     )
+                results["collector"] = in_child(run_collector, ns, args.polls)
+                for i, run in enumerate(results["collector"]["runs"], 1):
+                    print(f"  collector poll {i}: {run['seconds']:.3f} s (CPU {run['cpu']:.3f} s)")
                 results["proc"] = _best([in_child(run_proc, ns) for _ in range(2)])
         else:
             (tmp / "proc.txt").write_text(synthetic(n, True, args.seed))
@@ -330,6 +364,10 @@ def _report(n: int, results: dict[str, Any], live: bool) -> None:
         polls = results["netlink"]
         best = _best(polls["runs"])
         print(_row("netlink poll (dump_conntrack)", best["entries"], best))
+        collector = results["collector"]
+        later = _best(collector["runs"][1:] or collector["runs"])
+        print(_row("collector poll (dump + fold)", later["entries"], later))
+        print(_row("  Connections, once at the end", n, collector["build"]))
         print(_row("/proc poll (read, parse, build)", results["proc"]["entries"], results["proc"]))
         print(_row("conntrack -L (reference)", n, results["cli"]))
         print()
