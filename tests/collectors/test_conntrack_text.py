@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from types import ModuleType
@@ -658,23 +656,6 @@ def test_large_table_in_chunks_keeps_line_order() -> None:
     got = list(table)
     assert got == [parse_conntrack_line(line) for line in lines]
     assert len(table) == len(lines) == 10_004
-
-
-def test_pure_python_can_be_chosen(implementation: str) -> None:
-    if implementation == "Python":
-        pytest.skip("one run is enough")
-    code = "from collectors.conntrack_text import text_parser; print(text_parser())"
-    for env, expected in (({"TOPOMAP_PURE_PYTHON": "1"}, "Python"), ({}, "C")):
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            env={**os.environ, **env}
-            if env
-            else {k: v for k, v in os.environ.items() if k != "TOPOMAP_PURE_PYTHON"},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert done.stdout.strip() == expected
 
 
 @st.composite
