@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import inspect
 import re
 import textwrap
@@ -163,7 +164,7 @@ def _compile(tp: Any, cache: dict[Any, Decoder]) -> Decoder:
         shown = ", ".join(sorted(map(str, args)))
 
         def literal(value: Any) -> Any:
-            if value not in allowed or type(value) is not str:
+            if type(value) is not str or value not in allowed:  # a list is unhashable
                 raise DecodeError(f"expected one of [{shown}], found {_describe(value)}")
             return value
 
@@ -259,8 +260,170 @@ def _compile_dataclass(cls: type, cache: dict[Any, Decoder]) -> Decoder:
 
 
 def decoder_for(cls: type) -> Decoder:
-    """A function ``dict -> cls`` that validates as it converts; raises :class:`DecodeError`."""
-    return _compile_dataclass(cls, {})
+    """A function ``dict -> cls`` that validates as it converts; raises :class:`DecodeError`.
+
+    Two decoders stand behind it: a generated one (:func:`_fast_dataclass`) that only tells
+    valid documents from invalid ones, and the closures above, which say exactly where a
+    document is wrong. A document is decoded by the first; when it finds any problem, the
+    second decodes the same document again and raises the error with its pointer (or, should
+    the first have been stricter, returns the value). So both always give the same values and
+    errors (a property test checks it on mangled documents), and valid documents, the common
+    case, pay only for the fast one.
+    """
+    precise = _compile_dataclass(cls, {})
+    fast = _fast_dataclass(cls, {})
+
+    def decode(value: Any) -> Any:
+        try:
+            return fast(value)
+        except (_Mismatch, DecodeError, TypeError, ValueError):
+            pass
+        return precise(value)
+
+    return decode
+
+
+# --- the fast path: generated decoders that only tell valid from invalid ---------------------
+
+
+class _Mismatch(Exception):
+    """Raised by a fast decoder at the first problem; the precise decoder then says what."""
+
+
+_MISMATCH = _Mismatch()
+_MISSING = object()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _cached_datetime(value: str) -> datetime:
+    # Times repeat (every connection of one poll has the same last_seen): parse each once.
+    return _decode_datetime(value)
+
+
+def _fast(tp: Any, cache: dict[Any, Decoder]) -> Decoder:
+    """A decoder of ``tp`` for valid values, raising at any problem (see :func:`decoder_for`)."""
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _fast_dataclass(tp, cache)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
+        inner = _fast(next(a for a in args if a is not type(None)), cache)
+        return lambda value: None if value is None else inner(value)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _fast(args[0], cache)
+
+        def sequence(value: Any) -> tuple[Any, ...]:
+            if type(value) is not list:
+                raise _MISMATCH
+            return tuple([item(element) for element in value])
+
+        return sequence
+    if origin is dict and args[0] is str:
+        item = _fast(args[1], cache)
+
+        def mapping(value: Any) -> dict[str, Any]:
+            if type(value) is not dict:
+                raise _MISMATCH
+            return {key: item(element) for key, element in value.items()}
+
+        return mapping
+    return _compile(tp, {})  # scalars and the rest: the precise decoder, raising DecodeError
+
+
+#: Plain scalars checked inline (``bool`` is not ``int`` here, as in :func:`_decode_int`).
+_INLINE_TYPES = {
+    int: "type({x}) is not int",
+    str: "type({x}) is not str",
+    bool: "type({x}) is not bool",
+}
+
+
+def _fast_dataclass(cls: type, cache: dict[Any, Decoder]) -> Decoder:
+    """Generate the straight-line decoder of one dataclass (as :mod:`dataclasses` generates
+    ``__init__``): per field a dictionary lookup, an inline type check for plain scalars and
+    ``Literal`` strings, a call for anything nested; the object is made without ``__init__``
+    when that only sets slots, each slot set once. The source is built from the class's own
+    field names and types, never from a document."""
+    if cls in cache:
+        return cache[cls]
+    scope: dict[str, Any] = {
+        "MISSING": _MISSING,
+        "MISMATCH": _MISMATCH,
+        "new": object.__new__,
+        "cls": cls,
+        "dt": _cached_datetime,
+    }
+    lines = ["def decode(value):", "    if type(value) is not dict:", "        raise MISMATCH"]
+    lines.append("    get = value.get")
+    lines.append("    missing = 0")
+    fields = dataclasses.fields(cls)
+    hints = get_type_hints(cls)
+    nested = []
+    direct = not hasattr(cls, "__post_init__") and all(
+        f.init and isinstance(cls.__dict__.get(f.name), types.MemberDescriptorType) for f in fields
+    )
+    for i, f in enumerate(fields):
+        x = f"v{i}"
+        tp = hints[f.name]
+        required = bool(f.metadata.get("required")) or (
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        )
+        lines.append(f"    {x} = get({f.name!r}, MISSING)")
+        lines.append(f"    if {x} is MISSING:")
+        if required:
+            lines.append("        raise MISMATCH")
+        elif f.default_factory is not dataclasses.MISSING:
+            scope[f"factory{i}"] = f.default_factory
+            lines += ["        missing += 1", f"        {x} = factory{i}()"]
+        else:
+            scope[f"default{i}"] = f.default
+            lines += ["        missing += 1", f"        {x} = default{i}"]
+        origin, args = get_origin(tp), get_args(tp)
+        nullable = origin in (typing.Union, types.UnionType) and type(None) in args
+        base: Any = tp
+        if nullable:  # X | None: X checked inline below; wider unions go to a nested decoder
+            base = next(a for a in args if a is not type(None)) if len(args) == 2 else None
+        guard = f"{x} is not None and " if nullable else ""
+        if base in _INLINE_TYPES:
+            check = _INLINE_TYPES[base].format(x=x)
+            lines += [f"    elif {guard}{check}:", "        raise MISMATCH"]
+        elif base is datetime:
+            lines += [f"    elif {guard}type({x}) is str:", f"        {x} = dt({x})"]
+            lines += [f"    elif {x} is not None:" if nullable else "    else:"]
+            lines += ["        raise MISMATCH"]
+        elif get_origin(base) is Literal and all(type(a) is str for a in get_args(base)):
+            scope[f"allowed{i}"] = frozenset(get_args(base))
+            lines += [
+                f"    elif {guard}(type({x}) is not str or {x} not in allowed{i}):",
+                "        raise MISMATCH",
+            ]
+        else:
+            lines += ["    else:", f"        {x} = sub{i}({x})"]
+            nested.append((i, tp))
+        low, high = f.metadata.get("minimum"), f.metadata.get("maximum")
+        bounds = [f"{x} < {low!r}"] if low is not None else []
+        bounds += [f"{x} > {high!r}"] if high is not None else []
+        if bounds:
+            lines += [
+                f"    if {x} is not None and ({' or '.join(bounds)}):",
+                "        raise MISMATCH",
+            ]
+        if direct:
+            scope[f"set{i}"] = cls.__dict__[f.name].__set__
+    # Every key was a field: any other key makes the count differ.
+    lines += [f"    if len(value) + missing != {len(fields)}:", "        raise MISMATCH"]
+    if direct:
+        lines.append("    obj = new(cls)")
+        lines += [f"    set{i}(obj, v{i})" for i in range(len(fields))]
+        lines.append("    return obj")
+    else:
+        arguments = ", ".join(f"{f.name}=v{i}" for i, f in enumerate(fields))
+        lines.append(f"    return cls({arguments})")
+    exec("\n".join(lines), scope)  # noqa: S102 - see the docstring
+    decode: Decoder = scope["decode"]
+    cache[cls] = decode  # before the nested decoders: recursive types refer back to it
+    for i, tp in nested:
+        scope[f"sub{i}"] = _fast(tp, cache)
+    return decode
 
 
 # --- JSON Schema ---------------------------------------------------------------------------
