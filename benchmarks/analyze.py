@@ -108,6 +108,7 @@ from typing import Any
 import networkx as nx
 import orjson
 import yaml
+from host_snapshot import host_snapshot
 from measure import in_child, mb, measure, yes
 
 import topomap
@@ -880,7 +881,7 @@ class _Generator:
             created=self.times[0] - timedelta(days=3),
         )
 
-    def host_snapshot(self, host: _Host) -> model.Snapshot:
+    def host_snapshot_of(self, host: _Host) -> model.Snapshot:
         answers = [
             *((name, ips) for name, ips in self.vendor_ips.items()),
             *((name, ips) for name, ips in self.registry_ips.items()),
@@ -891,31 +892,16 @@ class _Generator:
             )
             for name, ips in answers
         )
-        version = topomap.__version__
-        return model.Snapshot(
+        return host_snapshot(
             snapshot_id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
-            source="host",
-            observer=host.name,
-            window=model.Window(start=self.times[0], end=self.times[-1]),
-            collectors=(
-                model.CollectorRun(
-                    name="conntrack",
-                    version=version,
-                    status="ok",
-                    counts={"connections": len(host.connections)},
-                ),
-                model.CollectorRun(
-                    name="procfs",
-                    version=version,
-                    status="ok",
-                    counts={"processes": len(host.processes)},
-                ),
-            ),
-            hosts=(model.Host(name=host.name, ips=(host.ip,), machine_id=f"{host.index:032x}"),),
-            processes=tuple(host.processes),
-            containers=tuple(host.containers),
-            listeners=tuple(host.listeners),
-            connections=tuple(host.connections),
+            name=host.name,
+            ip=host.ip,
+            index=host.index,
+            times=self.times,
+            processes=host.processes,
+            containers=host.containers,
+            listeners=host.listeners,
+            connections=host.connections,
             dns=dns,
         )
 
@@ -942,7 +928,7 @@ class _Generator:
     def run(self) -> Generated:
         self.inventory()
         self.traffic()
-        snapshots = [self.cluster_snapshot(), *map(self.host_snapshot, self.hosts)]
+        snapshots = [self.cluster_snapshot(), *map(self.host_snapshot_of, self.hosts)]
         manifests = self.manifests()
         counts: dict[str, Any] = {
             "hosts": len(self.hosts),

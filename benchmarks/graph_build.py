@@ -87,6 +87,7 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+from host_snapshot import host_snapshot
 from measure import in_child, mb, measure, yes
 
 import topomap
@@ -278,7 +279,7 @@ class _Generator:
         while self.records < self.sizes.connections:
             self.flow(self.hosts[self.flows % len(self.hosts)])
             self.flows += 1
-        snapshots = [self.cluster_snapshot(), *map(self.host_snapshot, self.hosts)]
+        snapshots = [self.cluster_snapshot(), *map(self.host_snapshot_of, self.hosts)]
         counts = {
             "snapshots": len(snapshots),
             "hosts": len(self.hosts),
@@ -521,7 +522,7 @@ class _Generator:
             phase="Running",
         )
 
-    def host_snapshot(self, host: _Host) -> model.Snapshot:
+    def host_snapshot_of(self, host: _Host) -> model.Snapshot:
         dns = tuple(
             model.DnsAnswer(
                 name=f"api{j}.vendor{j % 50}.example.com",
@@ -532,31 +533,16 @@ class _Generator:
             )
             for j in range(PUBLIC_POOL // 4)
         )
-        version = topomap.__version__
-        return model.Snapshot(
+        return host_snapshot(
             snapshot_id=self.snapshot_id(),
-            source="host",
-            observer=host.name,
-            window=model.Window(start=self.times[0], end=self.times[-1]),
-            collectors=(
-                model.CollectorRun(
-                    name="conntrack",
-                    version=version,
-                    status="ok",
-                    counts={"connections": len(host.connections)},
-                ),
-                model.CollectorRun(
-                    name="procfs",
-                    version=version,
-                    status="ok",
-                    counts={"processes": len(host.processes)},
-                ),
-            ),
-            hosts=(model.Host(name=host.name, ips=(host.ip,), machine_id=f"{host.index:032x}"),),
-            processes=tuple(host.processes),
-            containers=tuple(host.containers),
-            listeners=tuple(host.listeners),
-            connections=tuple(host.connections),
+            name=host.name,
+            ip=host.ip,
+            index=host.index,
+            times=self.times,
+            processes=host.processes,
+            containers=host.containers,
+            listeners=host.listeners,
+            connections=host.connections,
             dns=dns,
         )
 
