@@ -82,8 +82,14 @@ class Sightings:
             row[7] = state
 
     def connections(self) -> Iterator[model.Connection]:
-        """One Connection per connection seen, in first-seen order."""
-        for entry, first, last, p_orig, b_orig, p_reply, b_reply, state in self._rows.values():
+        """One Connection per connection seen, in first-seen order; the rows are consumed (each
+        row's memory is freed as its Connection is made, so the two never both hold the whole
+        table)."""
+        rows: list[Any] = list(self._rows.values())
+        self._rows.clear()
+        for index, row in enumerate(rows):
+            rows[index] = None
+            entry, first, last, p_orig, b_orig, p_reply, b_reply, state = row
             connection = to_connection(entry, first_seen=first, last_seen=last, netns=self._netns)
             if (p_orig, b_orig, p_reply, b_reply, state) != (
                 connection.packets_orig,

@@ -332,7 +332,7 @@ def collect_command(**options: Any) -> None:
         sys.stdout.flush()
     else:
         try:
-            snapshot_io.dump_snapshot(snapshot, output)
+            snapshot_io.write_snapshot_bytes(data, output)
         except OSError as exc:
             raise InputError(f"{output}: cannot write: {exc.strerror or exc}") from exc
     if not options["quiet"]:

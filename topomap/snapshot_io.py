@@ -136,7 +136,8 @@ def load_snapshot(path: str | Path) -> LoadedSnapshot:
 
 def dumps_snapshot(snapshot: model.Snapshot) -> bytes:
     """The canonical JSON bytes of a snapshot (fields in model order, UTC ``Z`` times, one line)."""
-    return orjson.dumps(snapshot, option=JSON_OPTIONS) + b"\n"
+    # orjson appends the newline itself: "+ b'\\n'" would copy the whole document once more.
+    return orjson.dumps(snapshot, option=JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE)
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
@@ -163,7 +164,11 @@ def write_atomic(path: str | Path, data: bytes) -> None:
 
 def dump_snapshot(snapshot: model.Snapshot, path: str | Path) -> None:
     """Write ``snapshot`` to ``path`` atomically; gzip-compressed when the name ends in .gz."""
-    data = dumps_snapshot(snapshot)
+    write_snapshot_bytes(dumps_snapshot(snapshot), path)
+
+
+def write_snapshot_bytes(data: bytes, path: str | Path) -> None:
+    """Write a snapshot's bytes (from :func:`dumps_snapshot`) as :func:`dump_snapshot` does."""
     if str(path).endswith(".gz"):
         data = gzip.compress(data, mtime=0)
     write_atomic(path, data)

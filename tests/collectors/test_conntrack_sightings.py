@@ -49,5 +49,6 @@ def test_sightings_fold_like_merger(seen: list[tuple[ConntrackEntry, datetime, d
     for entry, first, last in seen:
         folded.add(entry, first, last)
         merger.add(to_connection(entry, first_seen=first, last_seen=last, netns="4026531840"))
-    assert list(folded.connections()) == merger.items()
     assert len(folded) == len(merger)
+    assert list(folded.connections()) == merger.items()
+    assert len(folded) == 0  # consumed: its rows were freed as the Connections were made
