@@ -46,16 +46,23 @@ def _check_proc(proc: Path) -> None:
 
 
 class _ScanNotes:
-    """What the polls could not read: exits counted per poll, denials once per process."""
+    """What the polls could not read: exits counted per poll, denials once per process.
 
-    def __init__(self) -> None:
+    ``reads`` names the files a collector's output depends on (``("cgroup",)``); denials of
+    other files are not its blind spots and are left out (procnet, which uses them all, keeps
+    every one).
+    """
+
+    def __init__(self, reads: tuple[str, ...] | None = None) -> None:
         self.denied: set[tuple[int, str]] = set()
+        self.reads = reads
 
     def note(self, ctx: CollectorContext, scan: ProcScan) -> None:
         ctx.skipped.update(scan.skipped)
         scan.skipped.clear()
         for _pid, what in scan.denied - self.denied:
-            ctx.skipped[what] += 1
+            if self.reads is None or what.split(" ", 1)[0] in self.reads:
+                ctx.skipped[what] += 1
         self.denied |= scan.denied
 
 
@@ -157,7 +164,7 @@ class CgroupCollector:
         _check_proc(self.proc)
 
     def collect(self, ctx: CollectorContext) -> Iterator[Observation]:
-        merged, notes = Merger(), _ScanNotes()
+        merged, notes = Merger(), _ScanNotes(reads=("cgroup",))
         for _ in ctx.polls():
             scan = scan_processes(self.proc)
             notes.note(ctx, scan)
