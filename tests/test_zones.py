@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topomap import zones
 from topomap.errors import InputError
@@ -104,3 +108,59 @@ def test_not_an_address() -> None:
 @pytest.mark.parametrize("zone", list(Zone))
 def test_external_zones(zone: Zone) -> None:
     assert zones.is_external(zone) == (zone in {Zone.PUBLIC, Zone.DOCUMENTATION})
+
+
+def _reference_parse(text: str) -> object:
+    """parse_ip as ipaddress alone would give it (the definition the fast path must match)."""
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])  # noqa: TID251 - the reference
+    except ValueError:
+        return ValueError
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _parsed(text: str) -> object:
+    try:
+        return zones.parse_ip(text)
+    except ValueError:
+        return ValueError
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789.", max_size=17),
+        st.builds(
+            lambda parts, sep: sep.join(parts),
+            st.lists(st.integers(0, 300).map(str), min_size=3, max_size=5),
+            st.sampled_from([".", ". ", ".."]),
+        ),
+        st.text(max_size=20),
+        st.ip_addresses(v=4).map(str),
+    )
+)
+def test_the_ipv4_fast_path_parses_exactly_as_ipaddress(text: str) -> None:
+    assert _parsed(text) == _reference_parse(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "010.1.1.1",
+        "1.2.3.04",
+        "1.2.3",
+        "1.2.3.4 ",
+        " 1.2.3.4",
+        "1.2.3.256",
+        "1.2.3.4%eth0",
+        "١.٢.٣.٤",
+        "0.0.0.0",
+        "255.255.255.255",
+        "1.2.3.4\n",
+        "",
+    ],
+)
+def test_the_ipv4_fast_path_at_the_edges(text: str) -> None:
+    assert _parsed(text) == _reference_parse(text)
