@@ -349,7 +349,9 @@ static PyObject *entry(const Builders *b, const Fields *f) {
 
 /* The text as bytes, or NULL (no error set) when it is not stored one byte per character. */
 static const char *latin1(PyObject *text, Py_ssize_t *size) {
+#if PY_VERSION_HEX < 0x030C0000 /* every str is ready from 3.12 on */
     if (PyUnicode_READY(text) < 0) return NULL;
+#endif
     if (PyUnicode_KIND(text) != PyUnicode_1BYTE_KIND) return NULL;
     *size = PyUnicode_GET_LENGTH(text);
     return (const char *)PyUnicode_1BYTE_DATA(text);
