@@ -2,11 +2,18 @@
 
 Uses the official ``kubernetes`` client with a kubeconfig (``kubeconfig`` path, else the usual
 ``KUBECONFIG`` list of files, else ``~/.kube/config``; ``context``, else the current context)
-or the in-cluster service account. Lists namespaces, nodes, pods, services, EndpointSlices, the
-controllers of pods' owner chains (ReplicaSets, Deployments, StatefulSets, DaemonSets, Jobs,
-CronJobs), NetworkPolicies, Ingresses, and, where the API serves them, ServiceCIDRs,
-AdminNetworkPolicies and BaselineAdminNetworkPolicies. Only ``list`` is used
-(``deploy/rbac.yaml`` grants exactly :data:`RESOURCES`).
+or, with ``in_cluster`` (or when no kubeconfig exists and ``KUBERNETES_SERVICE_HOST`` is set, as
+in every pod), the pod's service account: the client's own in-cluster loader reads
+``KUBERNETES_SERVICE_HOST``/``KUBERNETES_SERVICE_PORT``, the bearer token and the cluster CA
+from ``service_account_dir`` (:data:`SERVICE_ACCOUNT_DIR`), re-reads the token as the kubelet
+rotates it, and every request is HTTPS verified against that CA. What is missing for it (an
+environment variable, the token or the CA file) is named in one line.
+
+Lists namespaces, nodes, pods, services, EndpointSlices, the controllers of pods' owner chains
+(ReplicaSets, Deployments, StatefulSets, DaemonSets, Jobs, CronJobs), NetworkPolicies,
+Ingresses, and, where the API serves them, ServiceCIDRs, AdminNetworkPolicies and
+BaselineAdminNetworkPolicies. Only ``list`` is used (``deploy/rbac.yaml`` grants exactly
+:data:`RESOURCES`).
 
 Each list is paged (``limit``/``continue``) with a timeout per request. 429 and 5xx answers
 are retried with exponential backoff (honouring ``Retry-After``); a 410 on a stale continue
@@ -21,6 +28,7 @@ offline manifests go through too.
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +42,9 @@ from topomap.errors import CollectorFailed, CollectorUnavailable
 
 from .base import CollectorContext
 from .merge import Observation
+
+#: Where the kubelet mounts a pod's service account: ``token``, ``ca.crt``, ``namespace``.
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 #: Statuses worth retrying: the server is busy or briefly unwell.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -119,6 +130,28 @@ def _message(exc: Any) -> str:
     return " ".join(str(text).split())[:256]
 
 
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure somewhere inside a transport error, if any.
+
+    urllib3 wraps it (``MaxRetryError(reason=SSLError(SSLCertVerificationError))``); follow
+    every link rather than rely on one nesting.
+    """
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo:
+        error = todo.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return error
+        for link in (getattr(error, "reason", None), error.__cause__, error.__context__):
+            if isinstance(link, BaseException):
+                todo.append(link)
+        todo.extend(arg for arg in error.args if isinstance(arg, BaseException))
+    return None
+
+
 def current_context(paths: str) -> str | None:
     """kubectl's current context of a KUBECONFIG list: the first file that sets one wins.
 
@@ -153,10 +186,12 @@ class KubernetesCollector:
         backoff: float = 0.5,
         max_restarts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        service_account_dir: str = SERVICE_ACCOUNT_DIR,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.in_cluster = in_cluster
+        self.service_account_dir = service_account_dir
         self.page_size = page_size
         self.timeout = timeout
         self.retries = retries
@@ -166,6 +201,12 @@ class KubernetesCollector:
         self._client: Any = None
         self.cluster_name: str | None = None
         self.server: str = ""
+        # For the messages of a 401 and of a TLS failure: whose credentials the requests carry,
+        # which CA verifies the server, and what to check.
+        self.credentials = ""
+        self.credentials_hint = ""
+        self.trust = ""
+        self.trust_hint = ""
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -181,16 +222,19 @@ class KubernetesCollector:
         client: Any = kubernetes.client  # typed loosely: its stubs differ between versions
         config: Any = kubernetes.config
         configuration = client.Configuration()
-        try:
-            if self.in_cluster or (
-                not self.kubeconfig
-                and not os.environ.get("KUBECONFIG")
-                and not os.path.exists(os.path.expanduser("~/.kube/config"))
-                and os.environ.get("KUBERNETES_SERVICE_HOST")
-            ):
-                config.load_incluster_config(client_configuration=configuration)
-                self.cluster_name = self.context or "in-cluster"
-            else:
+        if self.in_cluster:
+            self._load_in_cluster(configuration, "--in-cluster")
+        elif (
+            not self.kubeconfig
+            and not os.environ.get("KUBECONFIG")
+            and not os.path.exists(os.path.expanduser("~/.kube/config"))
+            and os.environ.get("KUBERNETES_SERVICE_HOST")
+        ):
+            self._load_in_cluster(
+                configuration, "in-cluster (KUBERNETES_SERVICE_HOST is set, no kubeconfig)"
+            )
+        else:
+            try:
                 path = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
                 contexts, active = config.list_kube_config_contexts(config_file=path)
                 name = self.context or current_context(path) or (active or {}).get("name")
@@ -202,16 +246,83 @@ class KubernetesCollector:
                 config.load_kube_config(
                     config_file=path, context=name, client_configuration=configuration
                 )
-                self.cluster_name = name
-        except (ConfigException, OSError) as exc:
-            raise CollectorUnavailable(
-                f"kubernetes: no usable cluster configuration ({' '.join(str(exc).split())}); "
-                "pass --kubeconfig/--context, set KUBECONFIG, or run in a pod with a "
-                "service account"
-            ) from exc
+            except (ConfigException, OSError) as exc:
+                raise CollectorUnavailable(
+                    f"kubernetes: no usable cluster configuration ({' '.join(str(exc).split())}); "
+                    "pass --kubeconfig/--context, set KUBECONFIG, or run in a pod with a "
+                    "service account"
+                ) from exc
+            self.cluster_name = name
+            self.credentials = f"the token or client certificate of context {name!r}"
+            self.credentials_hint = "refresh it (e.g. log in again) and retry"
+            self.trust = f"the certificate authority of context {name!r}"
+            self.trust_hint = "the context's server and certificate-authority must be one cluster's"
         configuration.retries = 0  # retries are ours, with backoff and Retry-After
         self.server = configuration.host
         self._client = client.ApiClient(configuration)
+
+    def _load_in_cluster(self, configuration: Any, why: str) -> None:
+        """The pod's service account through the client's own in-cluster loader; anything
+        missing for it is named (the variable, or the file with its path)."""
+        import kubernetes.config.incluster_config
+        from kubernetes.config.config_exception import ConfigException
+
+        incluster: Any = kubernetes.config.incluster_config  # typed loosely, as in check()
+        for variable in (incluster.SERVICE_HOST_ENV_NAME, incluster.SERVICE_PORT_ENV_NAME):
+            if not os.environ.get(variable):
+                raise CollectorUnavailable(
+                    f"kubernetes: {why}: {variable} is not set (Kubernetes sets it in every "
+                    "pod); outside a pod use --kubeconfig/--context"
+                )
+        token = os.path.join(self.service_account_dir, "token")
+        ca = os.path.join(self.service_account_dir, "ca.crt")
+        for path, what, hint in (
+            (token, "service account token", "is automountServiceAccountToken false?"),
+            (ca, "cluster CA certificate", "the service account volume holds it next to token"),
+        ):
+            if not os.path.isfile(path):
+                raise CollectorUnavailable(f"kubernetes: {why}: no {what} at {path} ({hint})")
+        try:
+            loader = incluster.InClusterConfigLoader(token_filename=token, cert_filename=ca)
+            loader.load_and_set(configuration)
+        except ConfigException as exc:
+            raise CollectorUnavailable(
+                f"kubernetes: {why}: the service account in {self.service_account_dir} is not "
+                f"usable: {' '.join(str(exc).split())}"
+            ) from exc
+        except OSError as exc:
+            raise CollectorUnavailable(
+                f"kubernetes: {why}: cannot read {exc.filename or self.service_account_dir}: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        try:  # a CA file that holds no certificate would otherwise fail every request alike
+            ssl.create_default_context(cafile=ca)
+        except ssl.SSLError as exc:
+            raise CollectorUnavailable(
+                f"kubernetes: {why}: {ca} holds no usable CA certificate ({exc.reason or exc})"
+            ) from exc
+        self.cluster_name = self.context or "in-cluster"
+        self.credentials = f"the service account token in {token}"
+        self.credentials_hint = (
+            "check that the pod's service account exists (deploy/rbac.yaml) and its token "
+            "is this cluster's"
+        )
+        self.trust = f"the CA in {ca}"
+        self.trust_hint = (
+            "KUBERNETES_SERVICE_HOST/PORT must point at the API server of the cluster "
+            "whose CA that is"
+        )
+
+    def _refuse_unverified(self, exc: BaseException, resource: Resource) -> None:
+        """A server whose certificate does not verify: retrying cannot help, so stop."""
+        error = _certificate_error(exc)
+        if error is not None:
+            reason = error.verify_message or error.reason or str(error)
+            raise CollectorUnavailable(
+                f"kubernetes: TLS verification of {self.server} failed listing "
+                f"{resource.shown}: its certificate does not verify with {self.trust} "
+                f"(certificate verify failed: {reason}); {self.trust_hint}"
+            ) from exc
 
     # -- listing ----------------------------------------------------------------------------
 
@@ -251,9 +362,8 @@ class KubernetesCollector:
                 if status == 401:
                     raise CollectorUnavailable(
                         f"kubernetes: {self.server} rejected the credentials (HTTP 401 "
-                        f"Unauthorized) listing {resource.shown}: the token or client "
-                        f"certificate of context {self.cluster_name!r} is invalid or expired; "
-                        "refresh it (e.g. log in again) and retry"
+                        f"Unauthorized) listing {resource.shown}: {self.credentials} is "
+                        f"invalid or expired; {self.credentials_hint}"
                     ) from exc
                 if status == 403:
                     raise Unreadable(
@@ -280,6 +390,7 @@ class KubernetesCollector:
                 if retry_after and str(retry_after).isdigit():
                     delay = max(delay, min(float(retry_after), 60.0))
             except (HTTPError, OSError) as exc:
+                self._refuse_unverified(exc, resource)
                 if attempt >= self.retries:
                     raise CollectorFailed(
                         f"kubernetes: cannot reach {self.server} listing {resource.shown} after "

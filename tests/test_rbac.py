@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from collectors import kubernetes as k8s
@@ -55,11 +56,22 @@ def granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
     }
 
 
+@pytest.mark.parametrize("mode", ["kubeconfig", "in-cluster"])
 def test_every_call_the_collector_makes_is_granted_and_every_grant_is_used(
-    kube_api: KubeAPI, tmp_path: Path
+    mode: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
-    collector = k8s.KubernetesCollector(kubeconfig=str(kubeconfig), page_size=2)
+    if mode == "kubeconfig":
+        kube_api: KubeAPI = request.getfixturevalue("kube_api")
+        kubeconfig = kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+        collector = k8s.KubernetesCollector(kubeconfig=str(kubeconfig), page_size=2)
+    else:  # as the ServiceAccount of deploy/rbac.yaml, from inside a pod, over HTTPS
+        kube_api = request.getfixturevalue("kube_api_tls")
+        monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+        monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(kube_api.port))
+        account = kube_api.write_service_account(tmp_path / "serviceaccount")
+        collector = k8s.KubernetesCollector(
+            in_cluster=True, service_account_dir=str(account), page_size=2
+        )
     collected = run_collectors([collector], host="lab", started=datetime.now(UTC))
     assert collected.runs[0].status == "ok"
     used = {attributes(r) for r in kube_api.requests()}

@@ -129,6 +129,7 @@ def cluster_collectors(options: dict[str, Any]) -> list[base.Collector]:
             context=options["context"],
             in_cluster=options["in_cluster"],
             timeout=options["request_timeout"],
+            service_account_dir=options["service_account_dir"],
         )
     ]
 
@@ -237,6 +238,13 @@ _CAPTURE = (capture.PcapFile, capture.LiveCapture)
 @click.option("--context", default=None, metavar="NAME", help="kubeconfig context for --k8s.")
 @click.option(
     "--in-cluster", is_flag=True, help="Use the pod's service account for --k8s (in a pod)."
+)
+@click.option(
+    "--service-account-dir",
+    default=kubernetes.SERVICE_ACCOUNT_DIR,
+    metavar="DIR",
+    hidden=True,  # documented in docs/kubernetes.md: for a projected token mounted elsewhere
+    help="Where the in-cluster mode reads token and ca.crt.",
 )
 @click.option(
     "--request-timeout",

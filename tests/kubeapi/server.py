@@ -1,11 +1,17 @@
 """A stand-in Kubernetes API server: real HTTP on 127.0.0.1, list JSON from fixtures, faults.
 
-The real ``kubernetes`` client talks to it over a socket through a kubeconfig it writes; nothing
-in the client is patched. It serves ``GET`` on the list paths of the resources it is given
-(``/api/v1/pods``, ``/apis/apps/v1/replicasets``, ...), answering as kube-apiserver does:
+The real ``kubernetes`` client talks to it over a socket through a kubeconfig it writes, or
+through a pod's service-account files (``token``, ``ca.crt``) it writes for the in-cluster
+configuration; nothing in the client is patched. Plain HTTP by default; with ``tls`` (a CA and
+a server certificate for 127.0.0.1 from :mod:`tests.kubeapi.pki`) it speaks HTTPS only, as
+kube-apiserver does, and the client verifies it against that CA. It serves ``GET`` on the list
+paths of the resources it is given (``/api/v1/pods``, ``/apis/apps/v1/replicasets``, ...),
+answering as kube-apiserver does:
 
 * ``limit``/``continue`` paging with opaque continue tokens and ``remainingItemCount``;
-* bearer-token authentication (a wrong token gets a 401 Status);
+* bearer-token authentication (a wrong token gets a 401 Status; the scheme is matched without
+  regard to case, as kube-apiserver's bearer-token authenticator does: the Python client's
+  in-cluster loader sends ``bearer <token>``);
 * faults injected on demand, each for a number of requests: any status (403 with the real
   "forbidden" message, 410 "Expired" on a continue token, 429 with ``Retry-After``, 500);
 * 404 for resources it does not serve (a CRD that is not installed).
@@ -17,6 +23,8 @@ against the RBAC manifest.
 from __future__ import annotations
 
 import base64
+import shutil
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +36,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import yaml
+
+from .pki import ServerTLS
 
 TOKEN = "stand-in-token"
 RESOURCE_VERSION = "48213"
@@ -61,6 +71,8 @@ class KubeAPI:
     faults: list[Fault] = field(default_factory=list)
     log: list[Request] = field(default_factory=list)
     url: str = ""
+    ca: Path | None = None
+    """The CA certificate that signed the server's certificate (TLS mode only)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(
@@ -84,10 +96,13 @@ class KubeAPI:
     ) -> Path:
         """A kubeconfig with one cluster, user and context pointing at this server (entries
         named after the context, so several files can be merged through KUBECONFIG)."""
+        cluster: dict[str, str] = {"server": self.url}
+        if self.ca is not None:
+            cluster["certificate-authority"] = str(self.ca)
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": f"{context}-cluster", "cluster": {"server": self.url}}],
+            "clusters": [{"name": f"{context}-cluster", "cluster": cluster}],
             "users": [{"name": f"{context}-user", "user": {"token": token or self.token}}],
             "contexts": [
                 {
@@ -99,6 +114,25 @@ class KubeAPI:
         }
         path.write_text(yaml.safe_dump(config))
         return path
+
+    def write_service_account(
+        self, directory: Path, *, token: str | None = None, ca: Path | None = None
+    ) -> Path:
+        """What the kubelet mounts in a pod at /var/run/secrets/kubernetes.io/serviceaccount:
+        ``token`` (no trailing newline, as a projected token) and ``ca.crt`` (this server's CA,
+        or ``ca``), plus ``namespace``."""
+        source = ca or self.ca
+        if source is None:
+            raise ValueError("a service account needs a CA: serve with tls=...")
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "token").write_text(token or self.token)
+        shutil.copyfile(source, directory / "ca.crt")
+        (directory / "namespace").write_text("topomap")
+        return directory
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     # -- answering ------------------------------------------------------------------------
 
@@ -118,7 +152,8 @@ class KubeAPI:
     def answer(
         self, path: str, query: dict[str, str], auth: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        if auth != f"Bearer {self.token}":
+        scheme, _, credentials = (auth or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or credentials != self.token:
             return 401, status(401, "Unauthorized", "Unauthorized"), {}
         if path not in self.resources:
             return (
@@ -232,13 +267,24 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(resources: dict[str, tuple[str, str, list[dict[str, Any]]]]) -> Iterator[KubeAPI]:
-    """Run a stand-in API server on 127.0.0.1 (a free port) for the duration of the block."""
+def serve(
+    resources: dict[str, tuple[str, str, list[dict[str, Any]]]], *, tls: ServerTLS | None = None
+) -> Iterator[KubeAPI]:
+    """Run a stand-in API server on 127.0.0.1 (a free port) for the duration of the block;
+    HTTPS with ``tls``'s certificate when given."""
     server = _Server(("127.0.0.1", 0), _Handler)
     api = KubeAPI(resources=resources)
     server.api = api
     host, port = server.server_address[:2]
     api.url = f"http://{host}:{port}"
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert, tls.key)
+        # The handshake runs in accept(): a client that refuses the certificate makes accept()
+        # raise an SSLError (an OSError), which socketserver drops; nothing is served to it.
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        api.url = f"https://{host}:{port}"
+        api.ca = tls.ca
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="kubeapi", daemon=True
     )
