@@ -27,6 +27,7 @@ offline manifests go through too.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import ssl
 import time
@@ -45,6 +46,10 @@ from .merge import Observation
 
 #: Where the kubelet mounts a pod's service account: ``token``, ``ca.crt``, ``namespace``.
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+#: Seconds between two full lists of the cluster during ``--duration`` (besides the first and
+#: the last): often enough to see short-lived pods, rarely enough to spare the API server.
+RELIST = 60.0
 
 #: Statuses worth retrying: the server is busy or briefly unwell.
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -187,11 +192,13 @@ class KubernetesCollector:
         max_restarts: int = 3,
         sleep: Callable[[float], None] = time.sleep,
         service_account_dir: str = SERVICE_ACCOUNT_DIR,
+        relist: float = RELIST,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self.in_cluster = in_cluster
         self.service_account_dir = service_account_dir
+        self.relist = relist
         self.page_size = page_size
         self.timeout = timeout
         self.retries = retries
@@ -430,28 +437,27 @@ class KubernetesCollector:
                 ctx.skipped[f"{resource.shown}: list restarted (continue token expired)"] += 1
 
     def collect(self, ctx: CollectorContext) -> Iterator[Observation]:
-        docs: list[kube.Doc] = []
-        unreadable: list[model.UnreadableResource] = []
-        for resource in RESOURCES:
-            try:
-                docs.extend(self.list_all(resource, ctx))
-            except NotServed:
-                if not resource.optional:
-                    unreadable.append(
-                        model.UnreadableResource(
-                            resource=resource.plural,
-                            group=resource.group,
-                            status=404,
-                            reason=f"{resource.path} is not served by {self.server}",
-                        )
-                    )
-                    ctx.warnings.append(f"{resource.shown}: not served (HTTP 404)")
-            except Unreadable as exc:
-                unreadable.append(exc.entry)
-                ctx.warnings.append(f"{resource.shown}: {exc.entry.reason}")
-                ctx.skipped[f"{resource.shown}: unreadable (HTTP {exc.entry.status})"] += 1
-        parts = kube.convert(docs, cluster_name=self.cluster_name)
-        ctx.warnings.extend(parts.warnings)
+        # With a duration the cluster is listed at the start, every `relist` seconds (at least
+        # the poll interval) and at the end, so objects that came and went in the window (a
+        # Job's pods, a rollout's old ReplicaSet) are still there to attribute traffic to. The
+        # latest version of each object (kind, namespace, name) wins; a resource that was
+        # unreadable in any list stays a blind spot.
+        objects: dict[tuple[str, str, str], kube.Doc] = {}
+        unreadable: dict[tuple[str, str], model.UnreadableResource] = {}
+        lists = dataclasses.replace(ctx, interval=max(ctx.interval, self.relist))
+        for _ in lists.polls():
+            for doc in self._list_everything(ctx, unreadable):
+                metadata = doc.obj.get("metadata") or {}
+                key = (
+                    str(doc.obj.get("kind")),
+                    str(metadata.get("namespace") or ""),
+                    str(metadata.get("name") or ""),
+                )
+                objects.pop(key, None)  # re-inserted: the dict keeps the latest list's order
+                objects[key] = doc
+        parts = kube.convert(objects.values(), cluster_name=self.cluster_name)
+        for warning in parts.warnings:
+            ctx.warn(warning)
         yield from parts.namespaces
         yield from parts.hosts
         yield from parts.workloads
@@ -464,5 +470,29 @@ class KubernetesCollector:
             pod_cidrs=info.pod_cidrs,
             service_cidrs=info.service_cidrs,
             node_cidrs=info.node_cidrs,
-            unreadable=tuple(unreadable),
+            unreadable=tuple(unreadable.values()),
         )
+
+    def _list_everything(
+        self, ctx: CollectorContext, unreadable: dict[tuple[str, str], model.UnreadableResource]
+    ) -> list[kube.Doc]:
+        """One list of every resource; what cannot be read is recorded (once per resource)."""
+        docs: list[kube.Doc] = []
+        for resource in RESOURCES:
+            try:
+                docs.extend(self.list_all(resource, ctx))
+            except NotServed:
+                if not resource.optional and (resource.group, resource.plural) not in unreadable:
+                    unreadable[resource.group, resource.plural] = model.UnreadableResource(
+                        resource=resource.plural,
+                        group=resource.group,
+                        status=404,
+                        reason=f"{resource.path} is not served by {self.server}",
+                    )
+                    ctx.warn(f"{resource.shown}: not served (HTTP 404)")
+            except Unreadable as exc:
+                if (resource.group, resource.plural) not in unreadable:
+                    unreadable[resource.group, resource.plural] = exc.entry
+                    ctx.warn(f"{resource.shown}: {exc.entry.reason}")
+                    ctx.skipped[f"{resource.shown}: unreadable (HTTP {exc.entry.status})"] += 1
+        return docs

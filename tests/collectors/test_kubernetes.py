@@ -7,6 +7,9 @@ the collector recorded and what it asked the server.
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -259,3 +262,44 @@ def test_an_unreachable_server_fails_after_the_retries(tmp_path: Path) -> None:
         "2 tries"
     )
     assert delays == [0.01]
+
+
+def test_with_a_duration_the_cluster_is_listed_again_and_pods_that_left_are_kept(
+    kube_api: KubeAPI, tmp_path: Path
+) -> None:
+    """A pod deleted and another created during the window: both are in the snapshot (the
+    deleted one from the first list, the new one from a later list), each pod list complete."""
+    version, kind, pods = kube_api.resources[PODS]
+    gone, kept = pods[0], pods[1:]
+    job = copy.deepcopy(pods[1])
+    job["metadata"]["name"] = "report-29160000-k4x7q"
+    job["metadata"]["uid"] = "00000000-0000-4000-8000-00000000f00d"
+    job["status"]["podIP"] = "10.244.1.99"
+    job["status"]["podIPs"] = [{"ip": "10.244.1.99"}]
+
+    def churn() -> None:
+        deadline = time.monotonic() + 10
+        while not kube_api.requests(PODS) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        kube_api.resources[PODS] = (version, kind, [*kept, job])
+
+    changer = threading.Thread(target=churn)
+    changer.start()
+    kubeconfig = str(kube_api.write_kubeconfig(tmp_path / "kubeconfig"))
+    collector = k8s.KubernetesCollector(kubeconfig=kubeconfig, relist=0.3)
+    collected = run_collectors([collector], host="lab", started=T0, duration=1.0, interval=0.2)
+    changer.join()
+    names = [p.name for p in snapshot(collected).pods]
+    assert gone["metadata"]["name"] in names
+    assert "report-29160000-k4x7q" in names
+    assert sorted(names) == sorted(
+        [gone["metadata"]["name"], *(p["metadata"]["name"] for p in kept), job["metadata"]["name"]]
+    )
+    lists = [r for r in kube_api.requests(PODS) if "continue" not in r.query]
+    assert len(lists) == 5  # at 0, 0.3, 0.6 and 0.9 s, and at the end of the window (1.0 s)
+    assert collected.runs[0].status == "ok"
+
+
+def test_one_shot_lists_once(kube_api: KubeAPI, tmp_path: Path) -> None:
+    collect(kube_api, tmp_path)
+    assert len([r for r in kube_api.requests(PODS) if "continue" not in r.query]) == 1
