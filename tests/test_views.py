@@ -216,3 +216,12 @@ def test_host_view_keeps_only_services_that_are_endpoints() -> None:
     services = [n for n, a in h.nodes(data=True) if a["kind"] == "service"]
     assert services == ["service:shop/web"]
     assert h.has_edge("host:node-a", "service:shop/web")
+
+
+@pytest.mark.parametrize("view", views.VIEWS)
+def test_without_edges_the_same_nodes(view: str) -> None:
+    unresolved = f.snapshot("node-a", connections=[f.conn("10.0.1.10", 1, "10.96.0.30", 80)])
+    g = graph.build_graph([*shop_snapshots(), unresolved])  # a Service endpoint at the host view
+    full, bare = views.project(g, view), views.project(g, view, edges=False)
+    assert bare.number_of_edges() == 0 and bare.graph == full.graph
+    assert dict(bare.nodes(data=True)) == dict(full.nodes(data=True))

@@ -88,6 +88,7 @@ def project(
     *,
     regroup: Regroup | None = None,
     group_attrs: Mapping[NodeId, dict[str, Any]] | None = None,
+    edges: bool = True,
 ) -> nx.MultiDiGraph:
     """The graph at ``view``: grouped nodes and summed edges.
 
@@ -103,6 +104,10 @@ def project(
     group_attrs
         Attributes of group nodes that ``regroup`` invents (neither in ``graph`` nor in its
         ``groups``).
+    edges
+        ``False`` returns the same nodes without summing any edge (for
+        :func:`topomap.diff.normalize.normalize`, which needs only the nodes: about half the
+        time).
 
     Returns
     -------
@@ -121,7 +126,7 @@ def project(
     if view not in _RANK:
         raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
     with paused_gc():
-        return _project(graph, view, regroup, group_attrs or {})
+        return _project(graph, view, regroup, group_attrs or {}, edges)
 
 
 def _project(
@@ -129,6 +134,7 @@ def _project(
     view: str,
     regroup: Regroup | None,
     group_attrs: Mapping[NodeId, dict[str, Any]],
+    with_edges: bool,
 ) -> nx.MultiDiGraph:
     if regroup is None:
         mapping = {node: group_of(node, attrs, view) for node, attrs in graph.nodes(data=True)}
@@ -150,6 +156,13 @@ def _project(
             if a["kind"] == view and target not in result:
                 attrs = group_attrs.get(target) or _node_attrs(graph, target)
                 result.add_node(target, **dict(attrs))
+    if not with_edges:
+        if view == "host":  # the same nodes as below: services that are endpoints stay
+            ends = {mapping[u] for u, _ in graph.edges()} | {mapping[v] for _, v in graph.edges()}
+            result.remove_nodes_from(
+                [n for n, a in result.nodes(data=True) if a["kind"] == "service" and n not in ends]
+            )
+        return result
     summed: dict[tuple[NodeId, NodeId, str], dict[str, Any]] = {}
     fine = view == "process"
     for u, v, key, attrs in graph.edges(keys=True, data=True):

@@ -44,6 +44,20 @@ def test_replicas_fold_into_one_pod_node() -> None:
     assert frontends == ["pod:shop/frontend-*"]
 
 
+@pytest.mark.parametrize("view", ["process", "pod", "workload"])
+def test_ids_name_what_each_node_is_compared_as(view: str) -> None:
+    g = graph.build_graph(shop_sets.baseline().values())
+    side = normalize.normalize(g, view, ids=True)
+    assert set(side.ids) == set(g) and set(side.ids.values()) <= set(side.nodes)
+    keyed = {(side.ids[u], side.ids[v], a["protocol"], a["port"]) for u, v, a in g.edges(data=True)}
+    assert keyed == set(side.edges)
+    frontends = {
+        side.ids[n] for n, a in g.nodes(data=True) if a["kind"] == "pod" and "frontend" in n
+    }
+    assert len(frontends) == 1  # both replicas
+    assert not normalize.normalize(g, view).ids  # only when asked
+
+
 def _external_side(ip: str, names: tuple[str, ...]) -> normalize.Side:
     snap = f.snapshot(
         pods=[f.pod("cart-1", "10.1.0.5")],

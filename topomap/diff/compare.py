@@ -193,7 +193,7 @@ class Diff:
 # --- external peers: one identity per name ---------------------------------------------------
 
 
-def _names_by_ip(sides: Sequence[Side]) -> dict[str, str]:
+def names_by_ip(sides: Sequence[Side]) -> dict[str, str]:
     """address -> the DNS name it is known by, over both sides (first name in sort order)."""
     names: dict[str, set[str]] = {}
     for side in sides:
@@ -201,6 +201,17 @@ def _names_by_ip(sides: Sequence[Side]) -> dict[str, str]:
             if node.kind == "external" and node.ip and node.names:
                 names.setdefault(node.ip, set()).update(node.names)
     return {ip: min(found) for ip, found in names.items()}
+
+
+def peer_aliases(side: Side, named: dict[str, str]) -> dict[str, str]:
+    """External node id -> the peer identity it is compared as (``external:<name>`` when its
+    address has a name in ``named``, else its own id), for every external node of ``side``."""
+    aliases: dict[str, str] = {}
+    for node_id, node in side.nodes.items():
+        if node.kind == "external":
+            name = named.get(node.ip or "")
+            aliases[node_id] = f"external:{name}" if name else node_id
+    return aliases
 
 
 @dataclass(slots=True)
@@ -216,15 +227,14 @@ def _rekey(
 ) -> tuple[dict[str, Node], dict[EdgeKey, Stats], _Peers]:
     """The side with every external node replaced by its peer identity."""
     peers = _Peers()
-    alias: dict[str, str] = {}
+    alias = peer_aliases(side, named)
     nodes: dict[str, Node] = {}
     for node_id, node in side.nodes.items():
         if node.kind != "external":
             nodes[node_id] = node
             continue
+        peer = alias[node_id]
         name = named.get(node.ip or "")
-        peer = f"external:{name}" if name else node_id
-        alias[node_id] = peer
         peers.addresses.setdefault(peer, set())
         peers.zone.setdefault(peer, node.zone)
         if node.ip:
@@ -383,7 +393,7 @@ def _compare(
     baseline_findings: Sequence[findings_mod.Finding] | None,
     current_findings: Sequence[findings_mod.Finding] | None,
 ) -> Diff:
-    named = _names_by_ip((baseline, current))
+    named = names_by_ip((baseline, current))
     b_nodes, b_edges, b_peers = _rekey(baseline, named)
     c_nodes, c_edges, c_peers = _rekey(current, named)
     b_pairs, c_pairs = _pairs(b_edges), _pairs(c_edges)

@@ -87,6 +87,9 @@ class Side:
     """Normalised nodes by id."""
     edges: dict[EdgeKey, Stats] = field(default_factory=dict)
     """Normalised edges, one per (source, target, protocol, server port)."""
+    ids: dict[str, str] = field(default_factory=dict)
+    """Node of the input graph -> the normalised id its edges are keyed by (only when
+    :func:`normalize` is asked for it with ``ids=True``: the map's diff overlay)."""
 
 
 def namespace_of(node_id: str, attrs: dict[str, Any]) -> str | None:
@@ -166,7 +169,20 @@ def _label(node_id: str, kind: str, attrs: dict[str, Any]) -> str:
     return str(attrs.get("label") or node_id.partition(":")[2])
 
 
-def normalize(graph: nx.MultiDiGraph, view: str | None = None, *, observers: bool = False) -> Side:
+def can_normalize(graph: nx.MultiDiGraph, view: str) -> bool:
+    """Whether :func:`normalize` can see ``graph`` at ``view``: its own view, or any view of a
+    ``process``-view graph (a coarser graph lacks the ancestry to group its nodes further)."""
+    own = str(graph.graph.get("view") or "process")
+    return view == own or own == "process"
+
+
+def normalize(
+    graph: nx.MultiDiGraph,
+    view: str | None = None,
+    *,
+    observers: bool = False,
+    ids: bool = False,
+) -> Side:
     """The normalised nodes and edges of ``graph``, at ``view``.
 
     Parameters
@@ -186,14 +202,22 @@ def normalize(graph: nx.MultiDiGraph, view: str | None = None, *, observers: boo
         earliest first and latest last sighting and the summed connections of what merged. An
         edge of a coarser graph with several ports becomes one edge per port, each with the
         connections of the whole edge (the graph does not say how they split). With
-        ``observers``, each edge also collects its ``observed_by``.
+        ``observers``, each edge also collects its ``observed_by``; with ``ids``,
+        :attr:`Side.ids` maps every node of ``graph`` to the normalised id that stands for it.
+
+    Raises
+    ------
+    ValueError
+        ``view`` is finer than a graph that is not at the ``process`` view
+        (:func:`can_normalize`).
     """
     own = str(graph.graph.get("view") or "process")
     if view is None or view == own:
-        return _normalize(graph, graph, own, None, observers)
-    if own != "process":
+        return _normalize(graph, graph, own, None, observers, ids)
+    if not can_normalize(graph, view):
         raise ValueError(f"a {own}-view graph cannot be seen at the {view} view")
-    return _normalize(views.project(graph, view), graph, view, views.group_of, observers)
+    shown = views.project(graph, view, edges=False)  # the nodes at the view; edges come next
+    return _normalize(shown, graph, view, views.group_of, observers, ids)
 
 
 def normalize_content(content: Mapping[str, Any]) -> Side:
@@ -207,14 +231,21 @@ def normalize_content(content: Mapping[str, Any]) -> Side:
 
 
 def _normalize(
-    shown: nx.MultiDiGraph, fine: nx.MultiDiGraph, view: str, group: Any, observers: bool
+    shown: nx.MultiDiGraph,
+    fine: nx.MultiDiGraph,
+    view: str,
+    group: Any,
+    observers: bool,
+    ids: bool,
 ) -> Side:
     """Nodes from ``shown`` (the graph at ``view``), edges from ``fine`` mapped by ``group``."""
     norm = Normalizer(shown.nodes)
     mapped: dict[str, str] | None = None
     if group is not None:
         mapped = {node: norm(group(node, attrs, view)) for node, attrs in fine.nodes(data=True)}
-    return _collect(
+    elif ids:
+        mapped = {node: norm(node) for node in fine}
+    side = _collect(
         Side(view=view),
         norm,
         shown.nodes(data=True),
@@ -222,6 +253,9 @@ def _normalize(
         mapped,
         observers,
     )
+    if ids and mapped is not None:
+        side.ids = mapped
+    return side
 
 
 def _collect(

@@ -1,9 +1,10 @@
 """``create_app(source)``: the Dash app of the map, and ``run`` to serve it.
 
 The page is built per load from the scene cache (:mod:`topomap.web.scene`), so the first map
-comes with the page. Every scene of the opening view is warmed before the server starts
-accepting requests. Dash serves its own scripts from installed packages only; the assets
-folder points at a directory that does not exist, so no URL maps to a file of ours.
+comes with the page. Every scene of the opening view, with the layout and diff overlay of the
+one shown, is warmed before the server starts accepting requests. Dash serves its own scripts
+from installed packages only; the assets folder points at a directory that does not exist, so
+no URL maps to a file of ours.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def create_app(
     )
     app.index_string = page.INDEX
     key = first_key(source, view)
-    query.choose(sc.CACHE, source, key, query.Filters())  # warm the opening scene
+    # warm the opening scene: its layout and, with a baseline, its diff overlay
+    query.elements(query.choose(sc.CACHE, source, key, query.Filters()), overlay=True)
 
     def layout() -> Any:
         return page.build(source, key)

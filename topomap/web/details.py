@@ -14,8 +14,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from topomap import ids
+from topomap.diff.compare import EdgeChange
 from topomap.findings import Finding
 from topomap.web import scene as sc
+from topomap.web.overlay import Gone
 
 Rows = list[tuple[str, str]]
 
@@ -30,6 +32,33 @@ _VERDICT_KEYS: Final = ("verdict", "policy_verdict")
 
 def _join(values: Any) -> str:
     return ", ".join(str(v) for v in values) if values else "-"
+
+
+def _change_line(sign: str, change: EdgeChange) -> str:
+    """A change as ``topomap diff --format text`` writes it (its labels and services)."""
+    head = f"{sign} {change.source.label} -> {change.target.label}"
+    if sign == "~":
+        moved = [f"+{s}" for s in change.added] + [f"-{s}" for s in change.removed]
+        return f"{head} {' '.join(moved)}"
+    return f"{head} {', '.join(change.services)}"
+
+
+def _diff_rows(scene: sc.Scene, drawn: tuple[str, str, str], gone: Gone | None) -> Rows:
+    """What the diff overlay says of an edge, with the ``topomap diff`` lines behind it."""
+    overlay = scene.overlay
+    if overlay is None:
+        return []
+    if gone is not None:
+        lines = [_change_line("-", c) for c in gone.changes]
+        return [("diff", "gone since the baseline"), ("topomap diff", "; ".join(lines))]
+    if drawn in overlay.added:
+        lines = [_change_line("+", c) for c in overlay.added[drawn]]
+        return [("diff", "new since the baseline"), ("topomap diff", "; ".join(lines))]
+    if drawn in overlay.changed:
+        lines = [_change_line("~", c) for c in overlay.changed[drawn]]
+        what = "protocols or ports changed since the baseline"
+        return [("diff", what), ("topomap diff", "; ".join(lines))]
+    return []
 
 
 def _findings_for(scene: sc.Scene, element: str, *, edge: bool) -> list[Finding]:
@@ -123,16 +152,16 @@ def edge_rows(scene: sc.Scene, element: str) -> Rows | None:
     """Rows for a map edge given its element id; ``None`` when it is not on this scene."""
     head, _, key = element.rpartition("#")
     source, _, target = head.partition("->")
-    graph = scene.graph
-    if not graph.has_edge(source, target, key):
-        if scene.baseline is not None and scene.baseline.has_edge(source, target, key):
-            graph = scene.baseline
-        else:
-            return None
-    attrs = graph.edges[source, target, key]
+    gone = scene.gone(element)
+    if scene.graph.has_edge(source, target, key):
+        attrs = scene.graph.edges[source, target, key]
+    elif gone is not None:
+        attrs = gone.attrs
+    else:
+        return None
 
     def label(node: str) -> str:
-        return str(graph.nodes[node].get("label", node))
+        return str(scene.node_attrs(node).get("label", node))
 
     rows: Rows = [
         ("from", f"{label(source)} ({ids.kind_of(source)})"),
@@ -147,9 +176,6 @@ def edge_rows(scene: sc.Scene, element: str) -> Rows | None:
         ("observed by", _join(attrs.get("observed_by"))),
         ("services dialled", _join(attrs.get("services"))),
     ]
-    if graph is scene.baseline:
-        rows.insert(0, ("diff", "in the baseline only: removed since"))
-    elif element in scene.added:
-        rows.insert(0, ("diff", "new since the baseline"))
+    rows[:0] = _diff_rows(scene, (source, target, key), gone)
     found = _findings_for(scene, element, edge=True)
     return rows + _policy_rows(found, edge=True) + _finding_rows(found)

@@ -31,8 +31,9 @@ import networkx as nx
 from topomap import ids, views
 from topomap.findings import Finding
 from topomap.model import NodeId
+from topomap.web import overlay as ov
 from topomap.web import placement
-from topomap.web.source import MapSource, available_views
+from topomap.web.source import MapSource
 
 #: One level finer, for expanding a group of this kind in place.
 FINER: Final = {
@@ -139,6 +140,17 @@ def _regroup(graph: nx.MultiDiGraph, key: SceneKey) -> views.Regroup | None:
     return regroup
 
 
+def _mapping(graph: nx.MultiDiGraph, key: SceneKey) -> dict[str, str]:
+    """Node of ``graph`` -> the node that stands for it at the scene ``key`` (as
+    :func:`project` groups it)."""
+    regroup = _regroup(graph, key)
+    result: dict[str, str] = {}
+    for node, attrs in graph.nodes(data=True):
+        group = views.group_of(node, attrs, key.view)
+        result[node] = regroup(node, attrs, group) if regroup else group
+    return result
+
+
 def _zone_attrs(graph: nx.MultiDiGraph, key: SceneKey) -> dict[NodeId, dict[str, Any]]:
     counts: dict[str, int] = defaultdict(int)
     for _, attrs in graph.nodes(data=True):
@@ -217,12 +229,7 @@ class Scene:
     @cached_property
     def mapping(self) -> dict[str, str]:
         """Finest node -> the map node that stands for it."""
-        regroup = _regroup(self.source.graph, self.key)
-        result: dict[str, str] = {}
-        for node, attrs in self.source.graph.nodes(data=True):
-            group = views.group_of(node, attrs, self.key.view)
-            result[node] = regroup(node, attrs, group) if regroup else group
-        return result
+        return _mapping(self.source.graph, self.key)
 
     @cached_property
     def members(self) -> dict[str, list[str]]:
@@ -256,30 +263,45 @@ class Scene:
     # --- the diff overlay -----------------------------------------------------------------------
 
     @cached_property
-    def added(self) -> frozenset[str]:
-        """Edge ids on the map but not in the baseline (empty without a baseline)."""
-        if self.baseline is None:
-            return frozenset()
-        old = self.baseline
-        return frozenset(
-            edge_id(u, v, k) for u, v, k in self.graph.edges(keys=True) if not old.has_edge(u, v, k)
+    def overlay(self) -> ov.Overlay | None:
+        """What ``topomap diff`` at this view says changed, mapped onto this scene
+        (:mod:`topomap.web.overlay`); ``None`` without a baseline comparable at this view."""
+        base = self.source.baseline
+        if self.baseline is None or base is None:
+            return None
+        view, fine = self.key.view, self.source.graph
+        comparison = ov.COMPARISONS.get(
+            self.source.digest, view, lambda: ov.compare_at(fine, base, view)
+        )
+        return ov.build(
+            comparison,
+            view,
+            fine,
+            self.mapping,
+            frozenset(self.graph),
+            frozenset(self.graph.edges(keys=True)),
+            base,
+            _mapping(base, self.key),
         )
 
     @cached_property
+    def added(self) -> frozenset[str]:
+        """Edge ids on the map marked new since the baseline (empty without a baseline)."""
+        if self.overlay is None:
+            return frozenset()
+        return frozenset(edge_id(u, v, k) for u, v, k in self.overlay.added)
+
+    @cached_property
     def removed(self) -> tuple[list[str], list[EdgeKey]]:
-        """Nodes and edges of the baseline that are not on the map."""
-        if self.baseline is None:
+        """Nodes and edges drawn as gone since the baseline (sorted)."""
+        if self.overlay is None:
             return [], []
-        now = self.graph
-        edges = sorted(
-            (u, v, k) for u, v, k in self.baseline.edges(keys=True) if not now.has_edge(u, v, k)
-        )
-        nodes = sorted({n for u, v, _ in edges for n in (u, v)} - set(now))
-        return nodes, edges
+        return sorted(self.overlay.gone_nodes), sorted(self.overlay.gone)
 
     # --- elements -------------------------------------------------------------------------------
 
-    def _attrs(self, node: str) -> dict[str, Any]:
+    def node_attrs(self, node: str) -> dict[str, Any]:
+        """Attributes of a drawn node: on the map, or a baseline node drawn as gone."""
         if node in self.graph:
             return dict(self.graph.nodes[node])
         assert self.baseline is not None
@@ -309,7 +331,7 @@ class Scene:
         children: dict[str, list[str]] = defaultdict(list)
         roots: list[str] = []
         for node in sorted(present):
-            attrs = self._attrs(node)
+            attrs = self.node_attrs(node)
             kind = str(attrs.get("kind"))
             data: dict[str, Any] = {
                 "id": node,
@@ -361,7 +383,7 @@ class Scene:
         ports = list(attrs.get("ports") or ())
         connections = int(attrs.get("connections") or 0)
         volume = int(attrs.get("bytes") or 0)
-        ends = {self._attrs(u).get("kind"), self._attrs(v).get("kind")}
+        ends = {self.node_attrs(u).get("kind"), self.node_attrs(v).get("kind")}
         external = " external" if ends & {"external", "zone"} else ""
         return {
             "data": {
@@ -388,13 +410,18 @@ class Scene:
     @cached_property
     def removed_edges(self) -> dict[str, dict[str, Any]]:
         """Elements of the baseline's edges that are gone (the overlay's red dashed lines)."""
-        _, edges = self.removed
-        assert self.baseline is not None or not edges
+        if self.overlay is None:
+            return {}
         return {
-            edge_id(u, v, k): self._edge_element(u, v, k, self.baseline.edges[u, v, k], " removed")
-            for u, v, k in edges
-            if self.baseline is not None
+            edge_id(u, v, k): self._edge_element(u, v, k, gone.attrs, " removed")
+            for (u, v, k), gone in sorted(self.overlay.gone.items())
         }
+
+    def gone(self, element: str) -> ov.Gone | None:
+        """The gone edge drawn as ``element``, if it is one."""
+        head, _, key = element.rpartition("#")
+        source, _, target = head.partition("->")
+        return None if self.overlay is None else self.overlay.gone.get((source, target, key))
 
     # --- indexes for search and filters ---------------------------------------------------------
 
@@ -543,10 +570,12 @@ def _build(source: MapSource, key: SceneKey) -> Scene:
 
 
 def baseline_views(source: MapSource) -> tuple[str, ...]:
-    """Views at which the baseline can be compared (it may be coarser than the inputs)."""
-    if source.baseline is None:
+    """Views at which ``topomap diff`` can compare the inputs with the baseline (the baseline
+    may be coarser than the inputs): the views the diff overlay is offered at."""
+    base = source.baseline
+    if base is None:
         return ()
-    return tuple(v for v in available_views(source.baseline) if v in source.views)
+    return tuple(v for v in source.views if ov.comparable(source.graph, base, v))
 
 
 def all_zones(graph: nx.MultiDiGraph) -> frozenset[str]:
