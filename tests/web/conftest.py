@@ -140,6 +140,30 @@ def rich_server(inputs: dict[str, Path]) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def redeploy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """tests/diff/shop_sets.py: the shop as a process-view graph JSON (the baseline) and the
+    redeployed shop (new pod names, container ids, pids and client ports, one new and one gone
+    edge) as snapshots."""
+    from tests.diff import shop_sets
+    from topomap import export, graph
+
+    where = tmp_path_factory.mktemp("redeploy")
+    baseline = where / "baseline.json"
+    baseline.write_bytes(export.dumps_graph_json(graph.build_graph(shop_sets.baseline().values())))
+    return {"baseline": baseline, "current": shop_sets.write(shop_sets.current(), where / "now")}
+
+
+@pytest.fixture(scope="session")
+def redeploy_server(redeploy: dict[str, Path]) -> Iterator[Server]:
+    """The redeployed shop at the pod view, with the diff overlay against the shop."""
+    server = start(
+        [str(redeploy["current"]), "--baseline", str(redeploy["baseline"]), "--view", "pod"]
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")

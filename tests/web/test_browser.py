@@ -17,7 +17,7 @@ from tests.web.conftest import Server
 from topomap import views
 from topomap.web import query
 from topomap.web import scene as sc
-from topomap.web.source import from_graph
+from topomap.web.source import from_graph, load_source
 
 CY = "document.getElementById('map')._cyreg.cy"
 ARTIFACTS = Path(os.environ.get("TOPOMAP_ARTIFACTS", mapdata.REPO / "tmp" / "artifacts"))
@@ -211,6 +211,29 @@ def test_diff_overlay_shows_the_planted_change(page: Any, rich_server: Server) -
     assert "added" in shown["edges"][added]
     assert [e for e, c in shown["edges"].items() if "added" in c] == [added]
     assert [e for e, c in shown["edges"].items() if "removed" in c] == [removed]
+
+
+def test_diff_overlay_ignores_a_redeploy(
+    page: Any, redeploy_server: Server, redeploy: dict[str, Path]
+) -> None:
+    """Recreated pods are no change on the map, as in topomap diff (tests/web/test_overlay.py
+    checks the two agree at every view): one new edge and one gone edge at the pod view."""
+    source = load_source(
+        sorted(redeploy["current"].glob("*.json")), baseline_file=str(redeploy["baseline"])
+    )
+    scene = sc.CACHE.get(source, sc.SceneKey("pod"))
+    (added,) = scene.added
+    (gone,) = (sc.edge_id(*key) for key in scene.removed[1])
+    open_map(page, redeploy_server)
+    page.locator("#overlay input").check()
+    page.wait_for_function(f"(id) => {CY}.getElementById(id).length === 1", arg=gone)
+    shown = drawn(page)
+    assert [e for e, c in shown["edges"].items() if "added" in c] == [added]
+    assert [e for e, c in shown["edges"].items() if "removed" in c] == [gone]
+    assert len(shown["edges"]) == scene.graph.number_of_edges() + 1
+    assert "diff overlay = topomap diff --view pod: 1 edge(s) added, 1 removed" in (
+        page.locator("#status").inner_text()
+    )
 
 
 def test_an_html_pod_name_is_text_and_runs_nothing(page: Any, rich_server: Server) -> None:

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from tests.diff import shop_sets
 from topomap import cli, export, graph, views
-from topomap.web import details, query
+from topomap.web import details, page, query
 from topomap.web import scene as sc
 from topomap.web.source import MapSource, load_source
 
@@ -177,3 +177,31 @@ def test_expanded_and_collapsed_groups(files: dict[str, Path]) -> None:
     zoned = sc.CACHE.get(source, sc.SceneKey("workload", collapsed=frozenset({"zone:public"})))
     assert zoned.graph.has_edge(RECOMMENDATION, "zone:public", "tcp")
     assert zoned.added == set()
+
+
+def test_a_coarse_baseline_has_an_overlay_only_where_topomap_diff_compares(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    coarse = tmp_path / "workload.json"
+    old = graph.build_graph(shop_sets.baseline().values())
+    coarse.write_bytes(export.dumps_graph_json(views.project(old, "workload")))
+    source = load_source(sorted(files["new"].glob("*.json")), baseline_file=str(coarse))
+    assert sc.baseline_views(source) == ("workload",)
+    for view in source.views:
+        result = CliRunner().invoke(
+            cli.cli, ["diff", str(coarse), str(files["new"]), "--view", view]
+        )
+        scene = sc.CACHE.get(source, sc.SceneKey(view))
+        assert (scene.overlay is not None) == (result.exit_code == 0), view
+    scene = sc.CACHE.get(source, sc.SceneKey("workload"))
+    assert scene.added == {sc.edge_id(RECOMMENDATION, PEER, "tcp")}
+    choice = query.choose(sc.CACHE, source, scene.key, query.Filters())
+    assert page.status_line(choice, overlay=True).endswith(
+        ". diff overlay = topomap diff --view workload: 1 edge(s) added, 1 removed, 0 with "
+        "other protocols or ports (not marked); 1 new external peer(s), 0 gone"
+    )
+    assert "diff" not in page.status_line(choice)  # overlay off
+    pods = query.choose(sc.CACHE, source, sc.SceneKey("pod"), query.Filters())
+    assert "No diff overlay at the pod view: topomap diff cannot compare" in (
+        page.status_line(pods, overlay=True)
+    )

@@ -119,9 +119,10 @@ def register(app: dash.Dash, source: MapSource) -> None:
         )
         filters = filters_from(search, namespaces, zones, protocols, port, flags)
         choice = query.choose(sc.CACHE, source, wanted, filters)
-        elements = query.elements(choice, overlay="on" in (overlay or []))
+        diff = "on" in (overlay or [])
+        elements = query.elements(choice, overlay=diff)
         shown = {**choice.scene.key.as_dict(), "edges": len(choice.selection.edges)}
-        return elements, choice.notice, page.status_line(choice), shown
+        return elements, choice.notice, page.status_line(choice, overlay=diff), shown
 
     @app.callback(
         Output("map", "stylesheet"),

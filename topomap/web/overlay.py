@@ -94,6 +94,17 @@ def compare_at(current: nx.MultiDiGraph, baseline: nx.MultiDiGraph, view: str) -
     )
 
 
+def summary(comparison: Comparison) -> str:
+    """One line: what ``topomap diff`` at this view reports, as the overlay shows it."""
+    diff = comparison.diff
+    return (
+        f"diff overlay = topomap diff --view {diff.view}: {len(diff.edges_added)} edge(s) "
+        f"added, {len(diff.edges_removed)} removed, {len(diff.edges_changed)} with other "
+        f"protocols or ports (not marked); {len(diff.peers_added)} new external peer(s), "
+        f"{len(diff.peers_removed)} gone"
+    )
+
+
 class ComparisonCache:
     """Comparisons by ``(input digest, view)``; the least recently used dropped beyond
     ``size`` (a comparison holds two node maps of the input's size)."""

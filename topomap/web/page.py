@@ -12,6 +12,7 @@ from typing import Any
 import dash_cytoscape as cyto
 from dash import dcc, html
 
+from topomap.web import overlay as ov
 from topomap.web import panels, query, style
 from topomap.web import scene as sc
 from topomap.web.source import MapSource
@@ -140,16 +141,26 @@ def _controls(source: MapSource, first: sc.SceneKey) -> list[Any]:
     return controls
 
 
-def status_line(choice: query.Choice) -> str:
-    """One line under the map: view, what is drawn of how much, window."""
+def status_line(choice: query.Choice, *, overlay: bool = False) -> str:
+    """One line under the map: view, what is drawn of how much, window; with the diff overlay
+    on, what ``topomap diff`` at this view reports."""
     scene = choice.scene
     nodes, edges = scene.size
     window = scene.graph.graph.get("window") or {}
-    return (
+    line = (
         f"{scene.key.view} view: {len(choice.selection.nodes):,} of {nodes:,} nodes, "
         f"{len(choice.selection.edges):,} of {edges:,} edges drawn; window "
         f"{window.get('start')} .. {window.get('end')}"
     )
+    if overlay and scene.source.baseline is not None:
+        if scene.overlay is None:
+            line += (
+                f". No diff overlay at the {scene.key.view} view: topomap diff cannot compare "
+                "the baseline there (a coarser graph is compared at its own view only)"
+            )
+        else:
+            line += ". " + ov.summary(scene.overlay.comparison)
+    return line
 
 
 def build(source: MapSource, first: sc.SceneKey) -> html.Div:
