@@ -17,6 +17,13 @@ Playwright drives Debian's Chromium (``/usr/bin/chromium``) against it and repor
   (as a user zooms in to a node drawn one pixel wide), until its details are shown, same two
   times.
 
+* **diff overlay** (in process, no browser): the overlay of a scene against a baseline that is
+  the same graph collected again (:func:`recollect`: every pod, container and process under a
+  new name, 1% of the edges gone and as many new), as the map computes it (``topomap diff``'s
+  normalisation and comparison at the view, mapped onto the scene), against the map's former
+  comparison of raw edge keys as the reference, on the first map's scene and at the workload,
+  pod and process views, with what each marks.
+
 The references, side by side in the same run, draw every element of the same process graph
 (no step to a coarser view): *unaggregated* with topomap's own server-side layout, compound
 boxes and stylesheet; *naive* handed whole to dash-cytoscape with its default force layout
@@ -27,6 +34,7 @@ Usage::
 
     python benchmarks/web_map.py                  # 10,000 nodes, 50,000 edges, 5 repeats
     python benchmarks/web_map.py --quick          # 2,000 nodes, 10,000 edges
+    python benchmarks/web_map.py --overlay-only   # the diff overlay part alone
 """
 
 from __future__ import annotations
@@ -51,7 +59,8 @@ import orjson
 
 from topomap import __version__, export, ids, views
 from topomap.model import NodeId
-from topomap.web import query, style
+from topomap.web import app, query, style
+from topomap.web import overlay as ov
 from topomap.web import scene as sc
 from topomap.web.source import from_graph
 
@@ -205,6 +214,109 @@ def generate(n_nodes: int, n_edges: int, seed: int = 20261129) -> nx.MultiDiGrap
         groups=groups,
     )
     return g
+
+
+def recollect(g: nx.MultiDiGraph, share: float = 0.01, seed: int = 1) -> nx.MultiDiGraph:
+    """``g`` collected again: every pod, container and process under a new name (pod suffix,
+    container id, pid and start time), ``share`` of the edges gone and as many new ones."""
+    rng = random.Random(seed)
+    renamed: dict[str, str] = {}
+    for node, attrs in g.nodes(data=True):
+        if attrs["kind"] == "pod":
+            renamed[node] = f"{node}-r{seed}"
+        elif attrs["kind"] == "container":
+            renamed[node] = ids.container(f"{seed:08x}{node.partition(':')[2][8:]}")
+        elif attrs["kind"] == "process":
+            renamed[node] = ids.process(attrs["host"][5:], attrs["pid"] + 100_000 * seed, 2)
+    again = nx.relabel_nodes(g, renamed, copy=True)
+    for node, attrs in again.nodes(data=True):
+        for ref in ("pod", "container", "parent"):
+            if attrs.get(ref) in renamed:
+                attrs[ref] = renamed[attrs[ref]]
+        if attrs["kind"] == "pod":
+            attrs["label"] = node.rsplit("/", 1)[1]
+        elif attrs["kind"] == "process":
+            attrs["pid"] += 100_000 * seed
+            attrs["label"] = f"app ({attrs['pid']})"
+    edges = sorted(again.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
+    gone = rng.sample(edges, int(len(edges) * share))
+    again.remove_edges_from((u, v, k) for u, v, k, _ in gone)
+    procs = sorted(n for n, a in again.nodes(data=True) if a["kind"] == "process")
+    for _, _, _, attrs in gone:
+        while True:
+            u, v = rng.choice(procs), rng.choice(procs)
+            if u != v and not again.has_edge(u, v, "tcp/9090"):
+                break
+        again.add_edge(u, v, "tcp/9090", **{**attrs, "port": 9090, "ports": [9090]})
+    return again
+
+
+def reference_overlay(scene: sc.Scene) -> tuple[set[str], list[tuple[str, str, str]]]:
+    """The map's former overlay: raw edge keys of the scene against the baseline projected the
+    same way (new pod names, container ids and pids all count as changes)."""
+    old, now = scene.baseline, scene.graph
+    assert old is not None
+    added = {sc.edge_id(u, v, k) for u, v, k in now.edges(keys=True) if not old.has_edge(u, v, k)}
+    gone = sorted((u, v, k) for u, v, k in old.edges(keys=True) if not now.has_edge(u, v, k))
+    return added, gone
+
+
+def measure_overlay(g: nx.MultiDiGraph, repeat: int) -> list[dict[str, Any]]:
+    """The diff overlay's server time per scene, ours and the reference (best of ``repeat``),
+    each from a cold cache, with what each marks."""
+    base = recollect(g)
+    source = from_graph(g, baseline=base)
+    opening = query.choose(sc.CACHE, source, app.first_key(source, "workload"), query.Filters())
+    rows = []
+    for key in (opening.scene.key, *(sc.SceneKey(v) for v in ("workload", "pod", "process"))):
+        ours, ref = [], []
+        for _ in range(repeat):
+            ov.COMPARISONS = ov.ComparisonCache()  # cold: the comparison is made again
+            scene = sc.SceneCache().get(source, key)  # projections of both graphs: not timed
+            start = time.perf_counter()
+            overlay = scene.overlay
+            new, gone = scene.added, scene.removed_edges
+            middle = time.perf_counter()
+            ref_new, ref_gone = reference_overlay(scene)
+            ours.append(middle - start)
+            ref.append(time.perf_counter() - middle)
+        assert overlay is not None
+        diff = overlay.comparison.diff
+        rows.append(
+            {
+                "scene": key.view + (" (zones grouped)" if key.collapsed else ""),
+                "edges": scene.graph.number_of_edges(),
+                "ours": min(ours),
+                "reference": min(ref),
+                "marked": (len(new), len(gone)),
+                "reference_marked": (len(ref_new), len(ref_gone)),
+                "diff": (len(diff.edges_added), len(diff.edges_removed), len(diff.edges_changed)),
+            }
+        )
+        progress(f"overlay {rows[-1]}")
+    return rows
+
+
+def report_overlay(rows: list[dict[str, Any]]) -> None:
+    print(
+        "\ndiff overlay against the graph collected again (all pods, containers, processes "
+        "renamed; 1% of edges gone, 1% new), server time, best of the repeats, cold caches"
+    )
+    print(
+        f"{'scene':26}{'edges':>8}{'topomap diff':>14}{'reference':>11}{'ratio':>8}"
+        f"{'marked new/gone':>17}{'reference':>14}{'diff +/-/~':>16}"
+    )
+
+    def slashed(values: tuple[int, ...]) -> str:
+        return "/".join(str(v) for v in values)
+
+    for r in rows:
+        print(
+            f"{r['scene']:26}{r['edges']:>8,}{r['ours'] * 1000:>11.0f} ms"
+            f"{r['reference'] * 1000:>8.0f} ms{r['ours'] / max(r['reference'], 1e-6):>7.0f}x"
+            f"{slashed(r['marked']):>17}{slashed(r['reference_marked']):>14}"
+            f"{slashed(r['diff']):>16}"
+        )
 
 
 def free_port() -> int:
@@ -460,6 +572,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--reference-timeout", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="2,000 nodes, 10,000 edges")
+    parser.add_argument(
+        "--overlay-only", action="store_true", help="measure the diff overlay only (no browser)"
+    )
     parser.add_argument("--reference-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reference_child:
@@ -484,6 +599,10 @@ def main(argv: list[str] | None = None) -> int:
         f"generated {g.number_of_nodes():,} nodes ({by_kind}), "
         f"{g.number_of_edges():,} edges in {time.perf_counter() - start:.1f} s (not timed)"
     )
+    overlay_rows = measure_overlay(g, args.repeat)
+    if args.overlay_only:
+        report_overlay(overlay_rows)
+        return 0
     with tempfile.TemporaryDirectory(prefix="topomap-web-bench-") as tmp:
         path = Path(tmp) / "graph.json"
         path.write_bytes(export.dumps_graph_json(g))
@@ -511,6 +630,7 @@ def main(argv: list[str] | None = None) -> int:
             proc.terminate()
             proc.wait(timeout=10)
     report(args, ours, refs)
+    report_overlay(overlay_rows)
     return 0
 
 

@@ -176,7 +176,7 @@ def build(
     drawn_nodes: set[str] | frozenset[str],
     drawn_edges: set[Drawn] | frozenset[Drawn],
     baseline: nx.MultiDiGraph,
-    baseline_drawn: Mapping[str, str],
+    baseline_drawn: Callable[[], Mapping[str, str]],
 ) -> Overlay:
     """Map ``comparison`` onto one scene.
 
@@ -188,7 +188,7 @@ def build(
         The two graphs as loaded (what was normalised).
     current_drawn, baseline_drawn
         Node of each graph -> the node drawn for it on this scene (the view, with groups
-        expanded or collapsed in place).
+        expanded or collapsed in place); the baseline's is made only when something is gone.
     drawn_nodes, drawn_edges
         What the scene draws of the current graph.
     """
@@ -223,9 +223,10 @@ def build(
     if not gone_edges:
         return Overlay(comparison, added, changed, {}, frozenset())
     own: dict[str, set[str]] = defaultdict(set)  # identity -> the baseline's drawn nodes
+    shown_b = baseline_drawn()
     for u, v, _ in gone_edges:
         for node in (u, v):
-            own[ident_b[node]].add(baseline_drawn[node])
+            own[ident_b[node]].add(shown_b[node])
     current_of: dict[str, set[str]] = defaultdict(set)  # identity -> current drawn nodes
     for node, shown in current_drawn.items():
         if ident_c[node] in own:

@@ -281,7 +281,7 @@ class Scene:
             frozenset(self.graph),
             frozenset(self.graph.edges(keys=True)),
             base,
-            _mapping(base, self.key),
+            lambda: _mapping(base, self.key),
         )
 
     @cached_property
