@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from tests.diff import shop_sets
 from topomap import cli, export, graph, views
 from topomap.web import details, page, query
+from topomap.web import overlay as ov
 from topomap.web import scene as sc
 from topomap.web.source import MapSource, load_source
 
@@ -205,3 +206,30 @@ def test_a_coarse_baseline_has_an_overlay_only_where_topomap_diff_compares(
     assert "No diff overlay at the pod view: topomap diff cannot compare" in (
         page.status_line(pods, overlay=True)
     )
+
+
+def test_one_comparison_per_input_and_view(
+    files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = load(files, reverse=False)
+    assert source.baseline is not None
+    cache = ov.ComparisonCache(size=2)
+    made: list[str] = []
+
+    def build(view: str) -> ov.Comparison:
+        made.append(view)
+        return ov.compare_at(source.graph, source.baseline, view)  # type: ignore[arg-type]
+
+    first = cache.get(source.digest, "pod", lambda: build("pod"))
+    assert cache.get(source.digest, "pod", lambda: build("pod")) is first
+    cache.get(source.digest, "workload", lambda: build("workload"))
+    cache.get(source.digest, "process", lambda: build("process"))  # drops pod, the oldest
+    cache.get(source.digest, "pod", lambda: build("pod"))
+    assert made == ["pod", "workload", "process", "pod"]
+    # expanding or collapsing a group reuses its view's comparison
+    monkeypatch.setattr(ov, "COMPARISONS", ov.ComparisonCache())
+    scenes = sc.SceneCache()
+    scene = scenes.get(source, sc.SceneKey("pod"))
+    folded = scenes.get(source, sc.SceneKey("pod", collapsed=frozenset({"namespace:shop"})))
+    assert scene.overlay is not None and folded.overlay is not None
+    assert folded.overlay.comparison is scene.overlay.comparison

@@ -114,9 +114,7 @@ class ComparisonCache:
         self._found: OrderedDict[tuple[str, str], Comparison] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(
-        self, digest: str, view: str, build: Callable[[], Comparison]
-    ) -> Comparison:  # pragma: no branch
+    def get(self, digest: str, view: str, build: Callable[[], Comparison]) -> Comparison:
         """The comparison of ``digest`` at ``view``, built by ``build`` on first use."""
         slot = (digest, view)
         with self._lock:
