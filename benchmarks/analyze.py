@@ -892,18 +892,8 @@ class _Generator:
             )
             for name, ips in answers
         )
-        return host_snapshot(
-            snapshot_id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
-            name=host.name,
-            ip=host.ip,
-            index=host.index,
-            times=self.times,
-            processes=host.processes,
-            containers=host.containers,
-            listeners=host.listeners,
-            connections=host.connections,
-            dns=dns,
-        )
+        snapshot_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return host_snapshot(snapshot_id=snapshot_id, host=host, times=self.times, dns=dns)
 
     # --- manifests and policy file ------------------------------------------------------------
 

@@ -533,18 +533,7 @@ class _Generator:
             )
             for j in range(PUBLIC_POOL // 4)
         )
-        return host_snapshot(
-            snapshot_id=self.snapshot_id(),
-            name=host.name,
-            ip=host.ip,
-            index=host.index,
-            times=self.times,
-            processes=host.processes,
-            containers=host.containers,
-            listeners=host.listeners,
-            connections=host.connections,
-            dns=dns,
-        )
+        return host_snapshot(snapshot_id=self.snapshot_id(), host=host, times=self.times, dns=dns)
 
 
 def generate(sizes: Sizes, *, baseline: bool) -> Generated:

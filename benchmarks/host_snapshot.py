@@ -9,46 +9,56 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 import topomap
 from topomap import model
 
 
+class GeneratedHost(Protocol):
+    """What both generators' host records carry."""
+
+    index: int
+    name: str
+    ip: str
+    processes: list[model.Process]
+    containers: list[model.Container]
+    listeners: list[model.Listener]
+    connections: list[model.Connection]
+
+
 def host_snapshot(
     *,
     snapshot_id: str,
-    name: str,
-    ip: str,
-    index: int,
+    host: GeneratedHost,
     times: Sequence[datetime],
-    processes: Sequence[model.Process],
-    containers: Sequence[model.Container],
-    listeners: Sequence[model.Listener],
-    connections: Sequence[model.Connection],
     dns: tuple[model.DnsAnswer, ...],
 ) -> model.Snapshot:
-    """The Snapshot of host number ``index`` observed from ``times[0]`` to ``times[-1]``."""
+    """The Snapshot of ``host`` observed from ``times[0]`` to ``times[-1]``."""
     version = topomap.__version__
     return model.Snapshot(
         snapshot_id=snapshot_id,
         source="host",
-        observer=name,
+        observer=host.name,
         window=model.Window(start=times[0], end=times[-1]),
         collectors=(
             model.CollectorRun(
                 name="conntrack",
                 version=version,
                 status="ok",
-                counts={"connections": len(connections)},
+                counts={"connections": len(host.connections)},
             ),
             model.CollectorRun(
-                name="procfs", version=version, status="ok", counts={"processes": len(processes)}
+                name="procfs",
+                version=version,
+                status="ok",
+                counts={"processes": len(host.processes)},
             ),
         ),
-        hosts=(model.Host(name=name, ips=(ip,), machine_id=f"{index:032x}"),),
-        processes=tuple(processes),
-        containers=tuple(containers),
-        listeners=tuple(listeners),
-        connections=tuple(connections),
+        hosts=(model.Host(name=host.name, ips=(host.ip,), machine_id=f"{host.index:032x}"),),
+        processes=tuple(host.processes),
+        containers=tuple(host.containers),
+        listeners=tuple(host.listeners),
+        connections=tuple(host.connections),
         dns=dns,
     )
