@@ -163,6 +163,26 @@ def test_details_quote_topomap_diff(case: tuple[bool, MapSource]) -> None:
     assert rows["topomap diff"] == f"~ shop -> shop {sign}tcp/9555"
 
 
+def test_a_node_gone_since_the_baseline_has_details(case: tuple[bool, MapSource]) -> None:
+    """The dashed node of a peer that is only in the baseline: what it was and its diff line."""
+    reverse, source = case
+    scene = sc.CACHE.get(source, sc.SceneKey("pod"))
+    rows = details.node_rows(scene, PEER)
+    if not reverse:  # the peer is on the map (new), not a gone node
+        assert rows is not None and "diff" not in dict(rows)
+        return
+    assert rows is not None
+    shown = dict(rows)
+    assert shown["diff"] == "in the baseline only: gone since, with the edges drawn dashed"
+    # at the pod view topomap diff names the pod by its identity (replicas folded)
+    assert shown["topomap diff"] == (
+        f"- recommendationservice-* -> {shop_sets.NEW_PEER_NAME} tcp/443"
+    )
+    assert (shown["id"], shown["kind"]) == (PEER, "external")
+    assert shop_sets.NEW_PEER_NAME in shown["DNS names"]
+    assert details.node_rows(scene, "external:192.0.2.250") is None  # on neither side
+
+
 def test_expanded_and_collapsed_groups(files: dict[str, Path]) -> None:
     source = load(files, reverse=False)
     (recommendation,) = pods(source, RECOMMENDATION)

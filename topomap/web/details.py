@@ -98,7 +98,7 @@ def node_rows(scene: sc.Scene, node: str) -> Rows | None:
             ("collapse", "use Collapse to fold it into one node"),
         ]
     if node not in scene.graph:
-        return None
+        return _gone_node_rows(scene, node)
     attrs = scene.graph.nodes[node]
     members = scene.members.get(node, [])
     fine = scene.source.graph
@@ -146,6 +146,35 @@ def node_rows(scene: sc.Scene, node: str) -> Rows | None:
         rows.append(("stands for", f"{len(members)} nodes of the {fine.graph.get('view')} view"))
     found = _findings_for(scene, node, edge=False)
     return rows + _policy_rows(found, edge=False) + _finding_rows(found)
+
+
+def _gone_node_rows(scene: sc.Scene, node: str) -> Rows | None:
+    """Rows for a baseline node drawn dashed as gone; ``None`` when it is not one."""
+    overlay = scene.overlay
+    if overlay is None or node not in overlay.gone_nodes:
+        return None
+    attrs = scene.node_attrs(node)
+    ips = set(attrs.get("ips") or ()) | ({attrs["ip"]} if attrs.get("ip") else set())
+    lines = [
+        _change_line("-", change)
+        for gone in overlay.gone.values()
+        if node in (gone.source, gone.target)
+        for change in gone.changes
+    ]
+    rows: Rows = [
+        ("diff", "in the baseline only: gone since, with the edges drawn dashed"),
+        ("topomap diff", "; ".join(sorted(set(lines)))),
+        ("id", node),
+        ("kind", str(attrs.get("kind"))),
+        ("name", str(attrs.get("label", node))),
+    ]
+    if attrs.get("namespace"):
+        rows.append(("namespace", str(attrs["namespace"])))
+    if attrs.get("kind") == "external":
+        rows.append(("zone", str(attrs.get("zone"))))
+        rows.append(("DNS names", _join(attrs.get("dns_names"))))
+    rows.append(("IPs (in the baseline)", _join(sorted(ips))))
+    return rows
 
 
 def edge_rows(scene: sc.Scene, element: str) -> Rows | None:
