@@ -157,6 +157,15 @@ def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | Non
     return None
 
 
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        if handle.tell() == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) in (b"\n", b"\r")
+
+
 def current_context(paths: str) -> str | None:
     """kubectl's current context of a KUBECONFIG list: the first file that sets one wins.
 
@@ -302,6 +311,12 @@ class KubernetesCollector:
                 f"kubernetes: {why}: cannot read {exc.filename or self.service_account_dir}: "
                 f"{exc.strerror or exc}"
             ) from exc
+        if _ends_with_newline(token):  # the client puts the file as it is into a header
+            raise CollectorUnavailable(
+                f"kubernetes: {why}: the token in {token} ends with a line break, which no HTTP "
+                "header may carry; write the token without one (kubelet-projected tokens have "
+                "none)"
+            )
         try:  # a CA file that holds no certificate would otherwise fail every request alike
             ssl.create_default_context(cafile=ca)
         except ssl.SSLError as exc:

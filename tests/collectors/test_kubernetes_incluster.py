@@ -235,6 +235,14 @@ def test_without_a_kubeconfig_a_pod_is_detected_and_a_kubeconfig_still_wins(
         (
             None,
             None,
+            ("token", "stand-in-token\n"),  # as `kubectl create token > token` writes it
+            "kubernetes: --in-cluster: the token in {sa}/token ends with a line break, which no "
+            "HTTP header may carry; write the token without one (kubelet-projected tokens have "
+            "none)",
+        ),
+        (
+            None,
+            None,
             ("ca.crt", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----"),
             "kubernetes: --in-cluster: {sa}/ca.crt holds no usable CA certificate",
         ),
