@@ -251,7 +251,7 @@ def _ends_dump(buf: bytearray, size: int, seq: int) -> bool:
     return bool(length == 20 and msg_type == decode.NLMSG_DONE and msg_seq == seq)
 
 
-_Received = tuple[bytearray, int] | OSError | None
+_Received = tuple[bytearray, int] | BaseException | None
 
 
 def _receive(
@@ -262,9 +262,10 @@ def _receive(
     The kernel fills the next buffer of a dump inside ``recv`` (``netlink_recvmsg`` calls
     ``netlink_dump``), which runs without the GIL; on its own thread that work (about a third
     of a poll) overlaps with decoding the buffer before. Puts ``(buffer, size)`` pairs on
-    ``out``, then ``None`` after the buffer that ends the dump, or the ``OSError`` that ended
-    reading; an empty read (the socket shut down) ends it too. Stops early when ``stop`` is
-    set (the caller has what it needs, or failed).
+    ``out``, then ``None`` after the buffer that ends the dump, or the exception that ended
+    reading (so the caller never waits for a thread that is gone); an empty read (the socket
+    shut down) ends it too. Stops early when ``stop`` is set (the caller has what it needs, or
+    failed).
     """
     try:
         while not stop.is_set():
@@ -276,7 +277,7 @@ def _receive(
             out.put((buf, size))
             if size == 0 or _ends_dump(buf, size, seq):
                 break
-    except OSError as exc:
+    except BaseException as exc:  # whatever ends this thread must reach the waiting caller
         out.put(exc)
         return
     out.put(None)
@@ -319,7 +320,7 @@ def _dump(sock: socket.socket, path: str | None) -> tuple[list[ConntrackEntry], 
     receiver.start()
     try:
         while (item := received.get()) is not None:
-            if isinstance(item, OSError):
+            if isinstance(item, BaseException):
                 raise item
             if done(*item):
                 return entries, skipped

@@ -8,6 +8,7 @@ only looks like the end, a socket that closes mid-dump. (The real kernel's dumps
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -129,3 +130,33 @@ def test_a_cut_message_fails_the_dump_and_stops_the_receiver(
     with pytest.raises(CollectorFailed, match="netlink message cut"):
         run_dump(ours, cut, entries(2, 2) + done_message(), kernel=kernel)
     assert [t.name for t in threading.enumerate() if t.name == "conntrack-dump"] == []
+
+
+class _BrokenReads(socket.socket):
+    """A real socket whose reads fail with something other than an OSError."""
+
+    def recv_into(self, *args: object, **kwargs: object) -> int:
+        raise MemoryError("no memory for the next buffer")
+
+
+def test_any_failure_of_the_receiving_thread_reaches_the_caller(
+    pair: tuple[socket.socket, socket.socket],
+) -> None:
+    """Not only OSError: whatever ends the receiving thread is raised in the caller, which
+    would otherwise wait forever for a buffer."""
+    ours, _ = pair
+    broken = _BrokenReads(fileno=os.dup(ours.fileno()))
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _dump(broken, None)
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+
+    caller = threading.Thread(target=run, daemon=True)
+    caller.start()
+    caller.join(timeout=10)
+    broken.close()
+    assert not caller.is_alive(), "the caller still waits for the receiving thread"
+    assert [type(e) for e in outcome] == [MemoryError]
