@@ -33,7 +33,8 @@ Decisions:
   :func:`parse_conntrack_text` counts the line under its reason.
 * Speed: a whole text is read in three layers. The lines of the common shapes (every line the
   kernel and ``conntrack -L`` print for TCP, UDP, SCTP and ICMP) are read by the optional C
-  module ``collectors._conntrack_speedups`` (built by ``setup.py`` when a compiler is there),
+  module ``collectors._conntrack_speedups`` (``pip install`` builds it when a C compiler and
+  Python's headers are there: ``ext-modules`` in ``pyproject.toml``),
   else by one regular expression run over the whole text; every other line goes to the
   per-line parser, which is the reference: the three agree on every line (a property test
   checks it). Set ``TOPOMAP_PURE_PYTHON=1`` to leave the C module out. The per-line parser does
@@ -46,9 +47,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from topomap import model
 
@@ -450,9 +451,10 @@ class ConntrackText(Collection[ConntrackEntry]):
         slow: list[tuple[int, ConntrackEntry]],
         skipped: dict[str, int],
         bad_lines: dict[str, list[int]],
-        compiled: bool = False,
+        compiled: Callable[..., Any] | None = None,
     ) -> None:
         self._compiled = compiled
+        """The C module's ``build`` when it read the text (it builds the entries too)."""
         self._text = text
         self._count = count
         self._fast_lines = fast_lines
@@ -466,8 +468,8 @@ class ConntrackText(Collection[ConntrackEntry]):
         return self._count
 
     def __iter__(self) -> Iterator[ConntrackEntry]:
-        if self._compiled:
-            return _built(self._text, self._slow)
+        if self._compiled is not None:
+            return _built(self._compiled, self._text, self._slow)
         if not self._slow:
             return _entries(self._text)
         return self._merged()
@@ -550,7 +552,8 @@ def parse_conntrack_text(text: str, *, line_numbers: int = 10) -> ConntrackText:
         else:
             slow.append((i, result))
     if scanned is not None:
-        return ConntrackText(text, count + len(slow), None, slow, skipped, bad_lines, True)
+        build = _speedups.build
+        return ConntrackText(text, count + len(slow), None, slow, skipped, bad_lines, build)
     fast_lines = [i for i, row in enumerate(rows) if row[1]] if slow else None
     return ConntrackText(text, count + len(slow), fast_lines, slow, skipped, bad_lines)
 
@@ -559,10 +562,12 @@ _CHUNK = 4096
 _PROTOCOLS = ("tcp", "udp", "sctp", "icmp", "icmpv6")  # in the C module's order
 
 
-def _built(text: str, slow: list[tuple[int, ConntrackEntry]]) -> Iterator[ConntrackEntry]:
-    """Every entry of ``text`` in line order: the common shapes built by the C module, in
-    chunks of :data:`_CHUNK`, with the per-line parser's entries (``slow``) in between."""
-    build = _speedups.build
+def _built(
+    build: Callable[..., Any], text: str, slow: list[tuple[int, ConntrackEntry]]
+) -> Iterator[ConntrackEntry]:
+    """Every entry of ``text`` in line order: the common shapes built by the C module's
+    ``build``, in chunks of :data:`_CHUNK`, with the per-line parser's entries (``slow``) in
+    between."""
     pos = line = 0
     for barrier, between in [*slow, (-1, None)]:
         finished = False
