@@ -290,7 +290,6 @@ class _Mismatch(Exception):
     """Raised by a fast decoder at the first problem; the precise decoder then says what."""
 
 
-_MISMATCH = _Mismatch()
 _MISSING = object()
 
 
@@ -313,7 +312,7 @@ def _fast(tp: Any, cache: dict[Any, Decoder]) -> Decoder:
 
         def sequence(value: Any) -> tuple[Any, ...]:
             if type(value) is not list:
-                raise _MISMATCH
+                raise _Mismatch
             return tuple([item(element) for element in value])
 
         return sequence
@@ -322,7 +321,7 @@ def _fast(tp: Any, cache: dict[Any, Decoder]) -> Decoder:
 
         def mapping(value: Any) -> dict[str, Any]:
             if type(value) is not dict:
-                raise _MISMATCH
+                raise _Mismatch
             return {key: item(element) for key, element in value.items()}
 
         return mapping
@@ -347,7 +346,7 @@ def _fast_dataclass(cls: type, cache: dict[Any, Decoder]) -> Decoder:
         return cache[cls]
     scope: dict[str, Any] = {
         "MISSING": _MISSING,
-        "MISMATCH": _MISMATCH,
+        "MISMATCH": _Mismatch,  # the class: a shared instance would collect tracebacks
         "new": object.__new__,
         "cls": cls,
         "dt": _cached_datetime,
