@@ -30,7 +30,7 @@ import networkx as nx
 import orjson
 
 from topomap import __version__, export, findings, snapshot_io
-from topomap.errors import InputError, SchemaVersionError
+from topomap.errors import InputError
 from topomap.inventory import format_time
 
 #: Version of the baseline file format written by this topomap.
@@ -135,14 +135,7 @@ def baseline_from_document(document: Any, *, origin: str) -> Baseline:
     if not is_baseline(document):
         raise InputError(f"{origin}: /topomap/kind: not a topomap baseline file")
     block = document["topomap"]
-    version = block.get("schema_version")
-    if type(version) is not int:
-        raise InputError(f"{origin}: /topomap/schema_version: expected integer, found {version!r}")
-    if version > BASELINE_SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{origin}: baseline schema version {version} is newer than the supported "
-            f"version {BASELINE_SCHEMA_VERSION}; upgrade topomap to read it"
-        )
+    export.check_schema_version(block, BASELINE_SCHEMA_VERSION, "baseline", origin)
     for name in ("approved_by", "approved_at", "note", "view", "graph_sha256"):
         if type(block.get(name)) is not str:
             raise InputError(f"{origin}: /topomap/{name}: expected string")

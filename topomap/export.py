@@ -91,6 +91,21 @@ def dumps_graph_json(
     return orjson.dumps(graph_document(graph, inputs), option=_PRETTY)
 
 
+def check_schema_version(block: dict[str, Any], supported: int, what: str, origin: str) -> None:
+    """Refuse a ``topomap`` header block whose ``schema_version`` is missing or too new.
+
+    Shared by every file topomap writes with such a block (graph JSON, approved baselines).
+    """
+    version = block.get("schema_version")
+    if type(version) is not int:
+        raise InputError(f"{origin}: /topomap/schema_version: expected integer, found {version!r}")
+    if version > supported:
+        raise SchemaVersionError(
+            f"{origin}: {what} schema version {version} is newer than the supported "
+            f"version {supported}; upgrade topomap to read it"
+        )
+
+
 def verified_content(document: Any, *, origin: str) -> dict[str, Any]:
     """Check a parsed graph JSON document (version, shape, content digest); its content.
 
@@ -107,14 +122,7 @@ def verified_content(document: Any, *, origin: str) -> dict[str, Any]:
     if type(document) is not dict or type(document.get("topomap")) is not dict:
         raise InputError(f"{origin}: /topomap: missing; not a topomap graph JSON file")
     block = document["topomap"]
-    version = block.get("schema_version")
-    if type(version) is not int:
-        raise InputError(f"{origin}: /topomap/schema_version: expected integer, found {version!r}")
-    if version > GRAPH_SCHEMA_VERSION:
-        raise SchemaVersionError(
-            f"{origin}: graph JSON schema version {version} is newer than the supported "
-            f"version {GRAPH_SCHEMA_VERSION}; upgrade topomap to read it"
-        )
+    check_schema_version(block, GRAPH_SCHEMA_VERSION, "graph JSON", origin)
     content = {k: v for k, v in document.items() if k != "topomap"}
     for name in ("nodes", "edges"):
         if type(content.get(name)) is not list:

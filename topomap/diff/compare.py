@@ -408,29 +408,27 @@ def _compare(
     b_internal, c_internal = internal(b_nodes), internal(c_nodes)
     nodes_added = sorted(c_internal - b_internal)
     nodes_removed = sorted(b_internal - c_internal)
-    added, removed, changed = [], [], []
-    for key in c_pairs.keys() - b_pairs.keys():
-        pair = c_pairs[key]
-        added.append(
+
+    def only_in(
+        pairs: dict[tuple[str, str], _Pair],
+        other: dict[tuple[str, str], _Pair],
+        nodes: dict[str, Node],
+    ) -> list[EdgeChange]:
+        """The pairs of ``pairs`` that ``other`` lacks, as changes named from ``nodes``."""
+        return [
             EdgeChange(
-                source=_ref(c_nodes, key[0]),
-                target=_ref(c_nodes, key[1]),
-                services=_sorted(pair.services),
-                first_seen=pair.first_seen,
-                last_seen=pair.last_seen,
+                source=_ref(nodes, key[0]),
+                target=_ref(nodes, key[1]),
+                services=_sorted(pairs[key].services),
+                first_seen=pairs[key].first_seen,
+                last_seen=pairs[key].last_seen,
             )
-        )
-    for key in b_pairs.keys() - c_pairs.keys():
-        pair = b_pairs[key]
-        removed.append(
-            EdgeChange(
-                source=_ref(b_nodes, key[0]),
-                target=_ref(b_nodes, key[1]),
-                services=_sorted(pair.services),
-                first_seen=pair.first_seen,
-                last_seen=pair.last_seen,
-            )
-        )
+            for key in pairs.keys() - other.keys()
+        ]
+
+    added = only_in(c_pairs, b_pairs, c_nodes)
+    removed = only_in(b_pairs, c_pairs, b_nodes)
+    changed = []
     for key in c_pairs.keys() & b_pairs.keys():
         now, before = c_pairs[key].services, b_pairs[key].services
         if now != before:
